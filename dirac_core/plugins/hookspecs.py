@@ -1,0 +1,84 @@
+"""Hook specifications: the points where every registered plugin is called.
+
+Hooks differ from drivers: a driver is *one* implementation chosen by name,
+a hook calls *all* implementations. Experiments use hooks to add checks and
+reactions without replacing a component: refuse jobs that break a local
+rule, bump priorities, publish events, react to new files.
+
+Implementations are registered through the entry-point group ``dirac.hooks``
+(an entry point naming a module or object with ``@hookimpl`` functions) or
+passed to :func:`~dirac_core.plugins.manager.make_plugin_manager`. Argument
+names are part of the contract: pluggy matches them by name, and an
+implementation may accept any subset of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pluggy
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+PROJECT = "dirac"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def dirac_validate_job(description: Mapping[str, Any], owner: str, group: str, vo: str) -> list[str]:
+    """Check a job description before it is accepted.
+
+    Return a list of problems (empty when the job is acceptable). Every
+    implementation is called and all problems are reported together; any
+    problem fails the job with those reasons.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def dirac_job_status_changed(job_ids: Sequence[int], status: str, minor_status: str,
+                             timestamp: datetime, source: str) -> None:
+    """Jobs moved to ``status``; called after the change is committed.
+
+    For notification (message queues, accounting, monitoring); the return
+    value is ignored and an exception is logged, never propagated into the
+    state change that already happened.
+    """
+
+
+@hookspec(firstresult=True)
+def dirac_match_priority(job: Mapping[str, Any], resource: Mapping[str, Any], priority: float) -> float | None:
+    """Adjust the priority of a candidate job for a matching resource.
+
+    The first implementation that returns a number wins; ``None`` passes.
+    """
+
+
+@hookspec
+def dirac_pilot_event(pilot_stamp: str, event: str, details: Mapping[str, Any]) -> None:
+    """A pilot was submitted, started, matched a job, or ended."""
+
+
+@hookspec
+def dirac_file_registered(lfns: Sequence[str], metadata: Mapping[str, Mapping[str, Any]]) -> None:
+    """New files were registered in the catalog (transformations attach them here)."""
+
+
+@hookspec
+def dirac_request_done(request_id: str, status: str, operations: Sequence[Mapping[str, Any]]) -> None:
+    """A request reached a final status (Done, Failed or Canceled)."""
+
+
+@hookspec(firstresult=True)
+def dirac_periodic_task(name: str) -> Any:
+    """One run of a periodic task (site director cycle, stalled-job scan, ...).
+
+    The scheduler supplies the implementation that runs the task (through
+    ``call_extra``); plugins implement this hook only as wrappers
+    (``@hookimpl(wrapper=True)``) that ``yield`` to run the task and may time
+    it, trace it or count its failures, returning the result they received.
+    """
+    raise NotImplementedError

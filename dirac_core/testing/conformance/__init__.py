@@ -1,0 +1,10 @@
+"""Conformance suites that every driver of a contract runs, ours and third parties'."""
+
+from __future__ import annotations
+
+from dirac_core.testing.conformance.base import ConformanceSuite
+from dirac_core.testing.conformance.catalog import CatalogSuite
+from dirac_core.testing.conformance.computing import PILOT_SCRIPT, ComputingElementSuite
+from dirac_core.testing.conformance.storage import StorageProtocolSuite
+
+__all__ = ["PILOT_SCRIPT", "CatalogSuite", "ComputingElementSuite", "ConformanceSuite", "StorageProtocolSuite"]
