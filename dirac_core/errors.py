@@ -244,6 +244,8 @@ class BulkResult(Generic[K, V]):
             return
         errors = []
         for item, error in self.failed.items():
-            error.add_note(f"item: {item!r}")
+            note = f"item: {item!r}"
+            if note not in getattr(error, "__notes__", ()):
+                error.add_note(note)
             errors.append(error)
         raise BulkFailures(f"{message}: {len(errors)} of {len(self)} item(s) failed", errors)

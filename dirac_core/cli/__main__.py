@@ -1,0 +1,3 @@
+from dirac_core.cli.app import main
+
+main()
