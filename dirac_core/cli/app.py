@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dirac_core.cli import demo as demo_module
+from dirac_core.config import Config
 from dirac_core.errors import DiracError
 
 __all__ = ["app", "main"]
@@ -66,10 +67,10 @@ def db_upgrade(url: str) -> None:
 
     with Database(url) as database:
         database.upgrade()
-    Console().print(f"[green]up to date[/green]: {database.safe_url}")
+    Console().print(f"[green]up to date[/green]: {database.backend_description}")
 
 
-def _load_any(path: Path):  # type: ignore[no-untyped-def]
+def _load_any(path: Path) -> Config:
     from dirac_core.config import load_config, load_dirac_cfg
 
     return load_dirac_cfg(path) if path.suffix == ".cfg" else load_config(path)

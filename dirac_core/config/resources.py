@@ -15,7 +15,7 @@ import attrs
 from attrs import validators as v
 
 from dirac_core.config._validators import NAME, STR_SET, OptionValue
-from dirac_core.config.sections import Catalog, ComputingElement, StorageProtocol
+from dirac_core.config.sections import CatalogSection, CESection, ProtocolSection
 from dirac_core.errors import ConfigError
 
 __all__ = ["AccessStatus", "Medium", "Resources", "Site", "StorageElement"]
@@ -46,7 +46,7 @@ class Site:
     """
 
     name: str = attrs.field(validator=v.and_(NAME, v.matches_re(r"[^.]+\..+")))
-    ces: tuple[ComputingElement, ...] = attrs.field(default=(), validator=v.instance_of(tuple))
+    ces: tuple[CESection, ...] = attrs.field(default=(), validator=v.instance_of(tuple))
     ses: tuple[str, ...] = attrs.field(
         default=(), validator=v.deep_iterable(v.instance_of(str), v.instance_of(tuple)))
     coordinates: tuple[float, float] | None = None
@@ -68,7 +68,7 @@ class Site:
         """The grid the site belongs to: the first dot-separated part of its name."""
         return self.name.split(".", 1)[0]
 
-    def ce(self, name: str) -> ComputingElement:
+    def ce(self, name: str) -> CESection:
         """The CE called ``name``; raises ``KeyError`` when there is none."""
         for ce in self.ces:
             if ce.name == name:
@@ -97,7 +97,7 @@ class StorageElement:
                                        validator=v.instance_of(AccessStatus))
     remove_access: AccessStatus = attrs.field(default=AccessStatus.ACTIVE, converter=AccessStatus,
                                        validator=v.instance_of(AccessStatus))
-    protocols: tuple[StorageProtocol, ...] = attrs.field(default=(),
+    protocols: tuple[ProtocolSection, ...] = attrs.field(default=(),
                                                          validator=v.instance_of(tuple))
     tags: frozenset[str] = attrs.field(default=frozenset(), validator=STR_SET)
     options: dict[str, OptionValue] = attrs.field(factory=dict, validator=v.instance_of(dict))
@@ -115,7 +115,7 @@ class Resources:
 
     sites: dict[str, dict[str, Site]] = attrs.Factory(dict)
     storage_elements: dict[str, StorageElement] = attrs.Factory(dict)
-    catalogs: dict[str, Catalog] = attrs.Factory(dict)
+    catalogs: dict[str, CatalogSection] = attrs.Factory(dict)
     site_mask: frozenset[str] = attrs.field(default=frozenset(), validator=STR_SET)
 
     def __attrs_post_init__(self) -> None:
@@ -145,7 +145,7 @@ class Resources:
         return problems
 
     def _name_problems(self) -> list[tuple[str, str]]:
-        tables: list[tuple[str, dict[str, StorageElement] | dict[str, Catalog]]] = [
+        tables: list[tuple[str, dict[str, StorageElement] | dict[str, CatalogSection]]] = [
             ("storage_elements", self.storage_elements), ("catalogs", self.catalogs)]
         return [(f"{kind}.{key}.name", f"{item.name!r} differs from its key")
                 for kind, table in tables for key, item in table.items() if item.name != key]
@@ -159,7 +159,7 @@ class Resources:
         """The site called ``name`` (its grid is read from the name); raises ``KeyError``."""
         return self.sites[name.split(".", 1)[0]][name]
 
-    def master_catalog(self) -> Catalog | None:
+    def master_catalog(self) -> CatalogSection | None:
         """The catalog marked ``master``, or None."""
         return next((c for c in self.catalogs.values() if c.master), None)
 

@@ -3,8 +3,8 @@
 A computing element, a storage protocol of a storage element and a file
 catalog are each driven by a plugin, so their config sections form a tagged
 union: ``type = "batch"`` selects :class:`BatchCE`. Every section class derives
-from its kind's base (:class:`ComputingElement`, :class:`StorageProtocol`,
-:class:`Catalog`), which holds the common fields, the ``type`` itself (also
+from its kind's base (:class:`CESection`, :class:`ProtocolSection`,
+:class:`CatalogSection`), which holds the common fields, the ``type`` itself (also
 the name of the driver to load) and a free ``options`` table for
 driver-specific parameters that are not modelled.
 
@@ -32,22 +32,24 @@ __all__ = [
     "ArcCE",
     "BatchCE",
     "BatchSystem",
-    "Catalog",
+    "CESection",
+    "CatalogSection",
     "CloudCE",
-    "ComputingElement",
     "DavsProtocol",
     "FileProtocol",
     "Gfal2Protocol",
     "HTCondorCE",
     "HttpsProtocol",
     "LocalCE",
-    "MemoryCatalog",
+    "MemoryCESection",
+    "MemoryCatalogSection",
+    "MemoryProtocolSection",
     "ProtocolAccess",
+    "ProtocolSection",
     "RootProtocol",
     "S3Protocol",
     "SectionTypes",
     "SqlCatalog",
-    "StorageProtocol",
     "Transport",
     "VacuumCE",
 ]
@@ -63,7 +65,7 @@ ENTRY_POINT_GROUP = "dirac.config_sections"
 
 
 @attrs.frozen(kw_only=True)
-class ComputingElement:
+class CESection:
     """Base of every computing-element section: a named CE with its queues."""
 
     type: str = attrs.field(validator=NAME)
@@ -95,7 +97,7 @@ class BatchSystem(StrEnum):
 
 
 @attrs.frozen(kw_only=True)
-class LocalCE(ComputingElement):
+class LocalCE(CESection):
     """Runs pilots as processes of this machine (DIRAC's InProcess/Pool CE)."""
 
     type: str = "local"
@@ -104,7 +106,7 @@ class LocalCE(ComputingElement):
 
 
 @attrs.frozen(kw_only=True)
-class BatchCE(ComputingElement):
+class BatchCE(CESection):
     """Submits to a batch system, on this machine or over SSH.
 
     Raises ``ConfigError`` when ``transport`` is ``ssh`` and ``host`` is missing.
@@ -128,7 +130,7 @@ class BatchCE(ComputingElement):
 
 
 @attrs.frozen(kw_only=True)
-class ArcCE(ComputingElement):
+class ArcCE(CESection):
     """A NorduGrid ARC CE (A-REX), reached through its REST interface by default."""
 
     type: str = "arc"
@@ -138,7 +140,7 @@ class ArcCE(ComputingElement):
 
 
 @attrs.frozen(kw_only=True)
-class HTCondorCE(ComputingElement):
+class HTCondorCE(CESection):
     """An HTCondor-CE, reached through a local schedd (``condor_submit -remote``)."""
 
     type: str = "htcondorce"
@@ -149,7 +151,7 @@ class HTCondorCE(ComputingElement):
 
 
 @attrs.frozen(kw_only=True)
-class CloudCE(ComputingElement):
+class CloudCE(CESection):
     """Starts virtual machines through an Apache libcloud driver; each runs pilots."""
 
     type: str = "cloud"
@@ -163,7 +165,7 @@ class CloudCE(ComputingElement):
 
 
 @attrs.frozen(kw_only=True)
-class VacuumCE(ComputingElement):
+class VacuumCE(CESection):
     """A vacuum site: machines start themselves and pull work; nothing is submitted."""
 
     type: str = "vacuum"
@@ -181,7 +183,7 @@ class ProtocolAccess(StrEnum):
 
 
 @attrs.frozen(kw_only=True)
-class StorageProtocol:
+class ProtocolSection:
     """Base of every storage-protocol section of a storage element.
 
     ``read`` and ``write`` say which operations this protocol may serve.
@@ -201,14 +203,14 @@ class StorageProtocol:
 
 
 @attrs.frozen(kw_only=True)
-class FileProtocol(StorageProtocol):
+class FileProtocol(ProtocolSection):
     """Files under ``path`` on a file system this machine mounts."""
 
     type: str = "file"
 
 
 @attrs.frozen(kw_only=True)
-class RootProtocol(StorageProtocol):
+class RootProtocol(ProtocolSection):
     """XRootD (``root://host:port/path``)."""
 
     type: str = "root"
@@ -216,7 +218,7 @@ class RootProtocol(StorageProtocol):
 
 
 @attrs.frozen(kw_only=True)
-class HttpsProtocol(StorageProtocol):
+class HttpsProtocol(ProtocolSection):
     """Plain HTTPS GET/PUT."""
 
     type: str = "https"
@@ -224,7 +226,7 @@ class HttpsProtocol(StorageProtocol):
 
 
 @attrs.frozen(kw_only=True)
-class DavsProtocol(StorageProtocol):
+class DavsProtocol(ProtocolSection):
     """WebDAV over TLS (``davs://``)."""
 
     type: str = "davs"
@@ -232,7 +234,7 @@ class DavsProtocol(StorageProtocol):
 
 
 @attrs.frozen(kw_only=True)
-class S3Protocol(StorageProtocol):
+class S3Protocol(ProtocolSection):
     """An S3 bucket; credentials come from the environment, never from this file."""
 
     type: str = "s3"
@@ -242,7 +244,7 @@ class S3Protocol(StorageProtocol):
 
 
 @attrs.frozen(kw_only=True)
-class Gfal2Protocol(StorageProtocol):
+class Gfal2Protocol(ProtocolSection):
     """Any protocol gfal2 speaks; ``protocol`` is its URL scheme (srm, root, davs, gsiftp)."""
 
     type: str = "gfal2"
@@ -254,7 +256,7 @@ class Gfal2Protocol(StorageProtocol):
 
 
 @attrs.frozen(kw_only=True)
-class Catalog:
+class CatalogSection:
     """Base of every file-catalog section. At most one catalog is the ``master``."""
 
     type: str = attrs.field(validator=NAME)
@@ -268,8 +270,8 @@ class Catalog:
 
 
 @attrs.frozen(kw_only=True)
-class SqlCatalog(Catalog):
-    """The SQL file catalog (DIRAC File Catalog model).
+class SqlCatalog(CatalogSection):
+    """The SQL file catalog (DIRAC File CatalogSection model).
 
     Its tables live in the database at ``db_url``, or in the interware's own
     database (``[database]``) when ``db_url`` is None.
@@ -280,8 +282,22 @@ class SqlCatalog(Catalog):
 
 
 @attrs.frozen(kw_only=True)
-class MemoryCatalog(Catalog):
+class MemoryCatalogSection(CatalogSection):
     """An in-memory catalog, for tests and notebooks."""
+
+    type: str = "memory"
+
+
+@attrs.frozen(kw_only=True)
+class MemoryCESection(CESection):
+    """An in-memory computing element (pilots run nowhere), for tests and notebooks."""
+
+    type: str = "memory"
+
+
+@attrs.frozen(kw_only=True)
+class MemoryProtocolSection(ProtocolSection):
+    """An in-memory storage protocol, for tests and notebooks."""
 
     type: str = "memory"
 
@@ -290,17 +306,19 @@ class MemoryCatalog(Catalog):
 
 #: kind -> base class every section class of that kind derives from
 KIND_BASES: dict[str, type] = {
-    "computing_element": ComputingElement,
-    "storage_protocol": StorageProtocol,
-    "catalog": Catalog,
+    "computing_element": CESection,
+    "storage_protocol": ProtocolSection,
+    "catalog": CatalogSection,
 }
 
 _BUILTINS: dict[str, dict[str, type]] = {
     "computing_element": {"local": LocalCE, "batch": BatchCE, "arc": ArcCE,
-                          "htcondorce": HTCondorCE, "cloud": CloudCE, "vacuum": VacuumCE},
+                          "htcondorce": HTCondorCE, "cloud": CloudCE, "vacuum": VacuumCE,
+                          "memory": MemoryCESection},
     "storage_protocol": {"file": FileProtocol, "root": RootProtocol, "https": HttpsProtocol,
-                         "davs": DavsProtocol, "s3": S3Protocol, "gfal2": Gfal2Protocol},
-    "catalog": {"sql": SqlCatalog, "memory": MemoryCatalog},
+                         "davs": DavsProtocol, "s3": S3Protocol, "gfal2": Gfal2Protocol,
+                         "memory": MemoryProtocolSection},
+    "catalog": {"sql": SqlCatalog, "memory": MemoryCatalogSection},
 }
 
 

@@ -50,7 +50,8 @@ def dirac_job_status_changed(job_ids: Sequence[int], status: str, minor_status: 
 
 
 @hookspec(firstresult=True)
-def dirac_match_priority(job: Mapping[str, Any], resource: Mapping[str, Any], priority: float) -> float | None:
+def dirac_match_priority(job: Mapping[str, Any], resource: Mapping[str, Any],
+                         priority: float) -> float | None:
     """Adjust the priority of a candidate job for a matching resource.
 
     The first implementation that returns a number wins; ``None`` passes.

@@ -59,7 +59,7 @@ def load_driver(group: PluginGroup | str, name: str) -> Any:
     if name not in available(group):
         raise PluginNotFound(group, name, available(group))
     try:
-        manager = DriverManager(namespace=group, name=name, invoke_on_load=False,
+        manager: DriverManager[Any] = DriverManager(namespace=group, name=name, invoke_on_load=False,
                                 on_load_failure_callback=_reraise)
     except ModuleNotFoundError as exc:
         raise _unavailable(group, name, exc) from exc
@@ -93,5 +93,5 @@ def import_backend(module: str, *, group: PluginGroup | str, name: str) -> Modul
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        top = module.split(".")[0]
+        top = module.split(".", maxsplit=1)[0]
         raise PluginUnavailable(str(group), name, BACKEND_EXTRAS.get(top, "all"), top) from exc

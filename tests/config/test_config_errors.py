@@ -80,7 +80,7 @@ def test_unknown_plugin_type_lists_known_ones(site_data: dict[str, Any]) -> None
     site_data["resources"]["catalogs"]["dfc"]["type"] = "lfc"
     problems = _problems(site_data)
     assert problems[f"{CE0}.type"] == ("unknown computing_element type 'kubernetes'; "
-                                       "known types: arc, batch, cloud, htcondorce, local, vacuum")
+                                       "known types: arc, batch, cloud, htcondorce, local, memory, vacuum")
     assert problems["resources.catalogs.dfc.type"] == \
         "unknown catalog type 'lfc'; known types: memory, sql"
 
@@ -90,7 +90,7 @@ def test_missing_plugin_type(site_data: dict[str, Any]) -> None:
     problems = _problems(site_data)
     assert list(problems) == ["resources.storage_elements.LOCAL-DISK.protocols[0].type"]
     assert "file, gfal2, https, davs" not in problems  # listed sorted:
-    assert "davs, file, gfal2, https, root, s3" in next(iter(problems.values()))
+    assert "davs, file, gfal2, https, memory, root, s3" in next(iter(problems.values()))
 
 
 def test_group_with_missing_user_and_vo(site_data: dict[str, Any]) -> None:

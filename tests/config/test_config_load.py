@@ -15,7 +15,7 @@ from dirac_core.config import (
     Config,
     HTCondorCE,
     LocalCE,
-    MemoryCatalog,
+    MemoryCatalogSection,
     Property,
     RootProtocol,
     S3Protocol,
@@ -99,7 +99,7 @@ def test_site_example_content(examples: Path) -> None:
     assert isinstance(s3, S3Protocol)
     assert s3.bucket == "neutrino"
     assert isinstance(res.catalogs["dfc"], SqlCatalog)
-    assert isinstance(res.catalogs["scratch"], MemoryCatalog)
+    assert isinstance(res.catalogs["scratch"], MemoryCatalogSection)
     assert res.master_catalog() is res.catalogs["dfc"]
 
 

@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from dirac_core.config import (
-    ComputingElement,
+    CESection,
     SectionTypes,
     make_converter,
     structure_config,
@@ -19,7 +19,7 @@ from dirac_core.errors import ConfigError
 
 
 @attrs.frozen(kw_only=True)
-class KubernetesCE(ComputingElement):
+class KubernetesCE(CESection):
     """A third party's CE section."""
 
     type: str = "kubernetes"
@@ -68,7 +68,7 @@ def test_register_refuses_wrong_classes() -> None:
     types = SectionTypes.builtin()
     with pytest.raises(ValueError, match="unknown section kind"):
         types.register("batch_system", "x", KubernetesCE)
-    with pytest.raises(ValueError, match="deriving from StorageProtocol"):
+    with pytest.raises(ValueError, match="deriving from ProtocolSection"):
         types.register("storage_protocol", "k", KubernetesCE)
     with pytest.raises(ValueError, match="attrs class"):
         types.register("computing_element", "k", dict)

@@ -49,7 +49,11 @@ def test_fake_clock_refuses_going_back_and_naive_times() -> None:
 def test_fake_clock_is_thread_safe() -> None:
     clock = FakeClock()
     start = clock.now()
-    threads = [threading.Thread(target=lambda: [clock.advance(1) for _ in range(1000)]) for _ in range(4)]
+    def tick() -> None:
+        for _ in range(1000):
+            clock.advance(1)
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -66,6 +70,6 @@ def test_uuid7_is_time_ordered_and_carries_its_time() -> None:
     assert ids == sorted(ids)
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in ids)
     assert uuid_time(ids[0]) == int(FakeClock.DEFAULT_START.timestamp() * 1000)
-    assert len(set(new_uuid(clock.now()) for _ in range(1000))) == 1000
+    assert len({new_uuid(clock.now()) for _ in range(1000)}) == 1000
     with pytest.raises(ValueError, match="version-7"):
         uuid_time(uuid.uuid4())

@@ -7,4 +7,10 @@ from dirac_core.testing.conformance.catalog import CatalogSuite
 from dirac_core.testing.conformance.computing import PILOT_SCRIPT, ComputingElementSuite
 from dirac_core.testing.conformance.storage import StorageProtocolSuite
 
-__all__ = ["PILOT_SCRIPT", "CatalogSuite", "ComputingElementSuite", "ConformanceSuite", "StorageProtocolSuite"]
+__all__ = [
+    "PILOT_SCRIPT",
+    "CatalogSuite",
+    "ComputingElementSuite",
+    "ConformanceSuite",
+    "StorageProtocolSuite",
+]

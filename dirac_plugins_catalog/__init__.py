@@ -1,0 +1,1 @@
+"""File catalogs (group dirac.catalogs): the SQL catalog on DIRAC's DFC model and adapters to others."""

@@ -1,0 +1,1 @@
+"""Storage protocol drivers (group dirac.storage_protocols): file, root, https/davs, s3, gfal2."""
