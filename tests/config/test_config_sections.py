@@ -103,4 +103,4 @@ def test_builtin_kinds_and_lookup() -> None:
     assert types.kinds() == ["computing_element", "storage_protocol", "catalog"]
     assert types.get("computing_element", "local") is LocalCE
     assert types.get("computing_element", "nope") is None
-    assert types.known("storage_protocol") == ["davs", "file", "gfal2", "https", "root", "s3"]
+    assert types.known("storage_protocol") == ["davs", "file", "gfal2", "https", "memory", "root", "s3"]
