@@ -1,1 +1,4 @@
-"""Computing elements, batch systems and transports (drivers in the dirac.computing_elements, dirac.batch_systems and dirac.transports groups)."""
+"""Computing elements, batch systems and transports.
+
+Drivers in the groups dirac.computing_elements, dirac.batch_systems and dirac.transports.
+"""

@@ -1,0 +1,1 @@
+"""Alembic migrations of dirac-core (a package so that wheels ship them)."""

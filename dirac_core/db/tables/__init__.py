@@ -1,0 +1,1 @@
+"""Table definitions, one module per system, each with its own ``metadata``."""

@@ -1,0 +1,165 @@
+"""The composition root: one object that builds and holds every part of a deployment.
+
+``Interware.embedded(path)`` is a working single-machine system on a SQLite
+file with a development configuration: nothing to start. ``from_config``
+builds any deployment from a configuration. Engines added by later parts
+(workload, data, requests, transformations) are built here from the same
+database, configuration, clock and hooks, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+import pluggy
+
+from dirac_core.config import Config, load_config
+from dirac_core.db import Database
+from dirac_core.model.clock import Clock, SystemClock
+from dirac_core.plugins.manager import make_plugin_manager
+from dirac_core.tasks import PeriodicTask, TaskScheduler
+
+__all__ = ["EMBEDDED_CONFIG", "Interware"]
+
+log = logging.getLogger(__name__)
+
+#: The development configuration of an embedded interware; ``{root}`` is its directory.
+EMBEDDED_CONFIG = """\
+[database]
+url = "sqlite:///{root}/dirac.sqlite"
+
+[registry]
+default_group = "demo_user"
+
+[registry.vos.demo]
+name = "demo"
+default_group = "demo_user"
+
+[registry.users.alice]
+name = "alice"
+email = "alice@example.org"
+
+[registry.users.admin]
+name = "admin"
+
+[registry.groups.demo_user]
+name = "demo_user"
+vo = "demo"
+users = ["alice", "admin"]
+properties = ["NormalUser"]
+
+[registry.groups.demo_admin]
+name = "demo_admin"
+vo = "demo"
+users = ["admin"]
+properties = ["NormalUser", "JobAdministrator", "ServiceAdministrator", "FileCatalogManagement",
+              "ProductionManagement", "Operator"]
+
+[resources]
+site_mask = ["DIRAC.Embedded.local"]
+
+[resources.sites.DIRAC."DIRAC.Embedded.local"]
+name = "DIRAC.Embedded.local"
+ses = ["Embedded-SE"]
+
+[[resources.sites.DIRAC."DIRAC.Embedded.local".ces]]
+type = "local"
+name = "localhost"
+
+[resources.sites.DIRAC."DIRAC.Embedded.local".ces.queues.default]
+name = "default"
+max_cpu_time = 86400
+max_total_jobs = 4
+max_waiting_jobs = 2
+
+[resources.storage_elements.Embedded-SE]
+name = "Embedded-SE"
+
+[[resources.storage_elements.Embedded-SE.protocols]]
+type = "file"
+path = "{root}/storage"
+
+[resources.catalogs.DiracFileCatalog]
+type = "sql"
+name = "DiracFileCatalog"
+master = true
+"""
+
+
+class Interware:
+    """A deployment: configuration, database, clock, hooks and (as they arrive) the engines.
+
+    Build it with :meth:`embedded` or :meth:`from_config`; close it (or use
+    it as a context manager) to release the database.
+    """
+
+    def __init__(self, *, config: Config, database: Database, clock: Clock,
+                 hooks: pluggy.PluginManager, owner: str | None = None) -> None:
+        self.config = config
+        self.database = database
+        self.clock = clock
+        self.hooks = hooks
+        #: who this process is among replicas sharing the database (lease owner)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.scheduler = TaskScheduler(database, clock, hooks, (), owner=self.owner)
+
+    @classmethod
+    def from_config(cls, config: Config, *, clock: Clock | None = None,
+                    plugins: Iterable[object] = (), migrate: bool = True) -> Interware:
+        """Build the deployment ``config`` describes.
+
+        ``plugins`` are hook implementations registered besides the ``dirac.hooks``
+        entry points; ``migrate`` brings the database schema to the latest
+        revision (a service that must not change schemas passes False).
+        Raises ``DatabaseUnavailable`` when the database cannot be reached.
+        """
+        database = Database(config.database.url)
+        try:
+            if migrate:
+                database.upgrade()
+            else:
+                database.check()
+            hooks = make_plugin_manager(plugins)
+        except BaseException:
+            database.close()
+            raise
+        return cls(config=config, database=database, clock=clock or SystemClock(), hooks=hooks)
+
+    @classmethod
+    def embedded(cls, path: str | os.PathLike[str], *, clock: Clock | None = None,
+                 plugins: Iterable[object] = ()) -> Interware:
+        """A single-machine interware in the directory ``path`` (created if needed).
+
+        The database is ``path/dirac.sqlite``, files go under ``path/storage``;
+        the configuration is :data:`EMBEDDED_CONFIG`, unless ``path/dirac.toml``
+        exists, in which case that file is used.
+        """
+        root = Path(path).resolve()
+        (root / "storage").mkdir(parents=True, exist_ok=True)
+        own = root / "dirac.toml"
+        config = load_config(own) if own.exists() else load_config(
+            EMBEDDED_CONFIG.format(root=root.as_posix()), format="toml")
+        return cls.from_config(config, clock=clock, plugins=plugins)
+
+    def add_task(self, task: PeriodicTask) -> None:
+        """Schedule a periodic task (run by :meth:`TaskScheduler.run_due`)."""
+        self.scheduler.add(task)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.database.close()
+
+    def __enter__(self) -> Interware:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Interware({self.database!r})"

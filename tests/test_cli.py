@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dirac_core.cli import app, main
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "plugins", "config", "db"):
+        assert command in result.output
+
+
+def test_demo_shows_what_works(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--path", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "DIRAC.Embedded.local" in out and "demo_admin" in out
+    assert "core_task_leases" in out
+    assert "resources.sites.LCG.LCG.CERN.ch.ces[0].queues.long.max_cpu_time: expected int, got 'abc'" in out
+    assert "registry.users.bob.mail: unknown key" in out
+    assert "LCG.CERN.ch CE ce503.cern.ch type htcondorce, queue condor max CPU 172800 s" in out
+    assert "PluginNotFound" in out
+    assert "went Submitted -> Running -> Done" in out
+    assert "1 ok, 1 failed" in out
+    assert "first pass Ran, second pass NotDue" in out
+    assert (tmp_path / "dirac.sqlite").exists()
+
+
+def test_plugins_lists_groups() -> None:
+    result = runner.invoke(app, ["plugins"])
+    assert result.exit_code == 0
+    assert "dirac.catalogs" in result.output and "memory" in result.output
+
+
+def test_config_check_reports_every_bad_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[registry]\ndefault_grup = "x"\n[registry.users.bob]\nname = "bob"\nmail = 1\n')
+    monkeypatch.setattr("sys.argv", ["dirac-core", "config", "check", str(bad)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "registry.default_grup" in err and "registry.users.bob.mail" in err
+
+
+def test_config_check_accepts_the_examples() -> None:
+    examples = Path(__file__).parents[1] / "docs" / "examples"
+    for name in ("site.toml", "dirac.cfg"):
+        result = runner.invoke(app, ["config", "check", str(examples / name)])
+        assert result.exit_code == 0, result.output
+        assert "valid" in result.output

@@ -1,0 +1,48 @@
+"""The public API is pinned: changing it must be a deliberate edit of this list."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import dirac_core
+
+PUBLIC = {
+    "dirac_core": [
+        "BulkResult", "Clock", "Config", "Database", "DiracError", "FakeClock", "Interware",
+        "SystemClock", "__version__", "load_config", "load_dirac_cfg",
+    ],
+    "dirac_core.model": [
+        "PILOT_TRANSITIONS", "Clock", "FakeClock", "PilotStatus", "SystemClock", "TransitionTable",
+        "check_transition", "ensure_utc", "make_table", "new_uuid", "reachable", "uuid_time",
+    ],
+    "dirac_core.plugins": [
+        "DRIVER_GROUPS", "CEStatus", "Catalog", "ComputingElement", "FileEntry", "FileStat", "PluginGroup",
+        "StorageProtocol", "available", "free_slots", "hookimpl", "hookspec", "import_backend",
+        "load_driver", "make_plugin_manager",
+    ],
+    "dirac_core.testing": ["FakeClock", "MemoryCatalog", "MemoryComputingElement", "MemoryStorage"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_exports_are_pinned(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert mod.__all__ == PUBLIC[module]
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_every_export_exists_and_is_documented(module: str) -> None:
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if callable(obj) and not isinstance(obj, type(dirac_core)):
+            assert getattr(obj, "__doc__", None), f"{module}.{name} has no docstring"
+
+
+def test_errors_module_exports() -> None:
+    from dirac_core import errors
+
+    assert errors.__all__ == sorted(errors.__all__)
+    assert "DiracError" in errors.__all__ and "BulkResult" in errors.__all__
