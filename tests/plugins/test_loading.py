@@ -8,6 +8,7 @@ from stevedore import ExtensionManager
 
 from dirac_core.errors import PluginError, PluginNotFound, PluginUnavailable
 from dirac_core.plugins import DRIVER_GROUPS, PluginGroup, available, import_backend, load_driver
+from dirac_core.plugins.loading import BACKEND_EXTRAS
 from dirac_core.testing import MemoryCatalog
 
 
@@ -51,7 +52,9 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         needs-nothing-known = fakeplugins_other:Driver
         explodes = fakeplugins_boom:Driver
         """))
-    (tmp_path / "fakeplugins_xrd.py").write_text("import XRootD.client\nclass Driver: pass\n")
+    (tmp_path / "fakeplugins_xrd.py").write_text("import fake_xrootd_lib.client\nclass Driver: pass\n")
+    # the real XRootD bindings may be installed here: pretend a missing library belongs to that extra
+    monkeypatch.setitem(BACKEND_EXTRAS, "fake_xrootd_lib", "xrootd")
     (tmp_path / "fakeplugins_other.py").write_text("import some_lib_nobody_has\nclass Driver: pass\n")
     (tmp_path / "fakeplugins_boom.py").write_text("raise RuntimeError('broken at import')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
