@@ -114,5 +114,5 @@ def bench(session: nox.Session) -> None:
     ensure_services(session)
     session.install("-e", ".[all,dev]")
     env = {"DIRAC_TEST_MYSQL_URL": MYSQL_URL, "DIRAC_TEST_POSTGRESQL_URL": POSTGRESQL_URL}
-    session.run("pytest", "benchmarks", "-s", "--benchmark-only",
+    session.run("pytest", "benchmarks", "-s", "--benchmark-enable", "--benchmark-only",
                 "--benchmark-columns=min,mean,max,rounds", *session.posargs, env=env)

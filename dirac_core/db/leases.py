@@ -27,9 +27,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import attrs
-from sqlalchemy import Connection, case, insert, select, update
+from sqlalchemy import Connection, bindparam, case, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import BindParameter
 
 from dirac_core.db.tables.core import task_leases
 from dirac_core.model.clock import ensure_utc
@@ -71,15 +72,47 @@ def _ttl(ttl: timedelta | float) -> timedelta:
     return step
 
 
-def _insert_ignoring_conflict(conn: Connection, values: dict[str, object]) -> Insert:
-    dialect = conn.dialect.name
+def _insert_ignoring_conflict(dialect: str) -> Insert:
     if dialect == "postgresql":
-        return postgresql.insert(task_leases).values(values).on_conflict_do_nothing()
+        # psycopg reports no rowcount for INSERT ... ON CONFLICT DO NOTHING
+        # under SQLAlchemy 2.1: ask for the inserted key instead
+        return postgresql.insert(task_leases).on_conflict_do_nothing().returning(task_leases.c.name)
     if dialect == "sqlite":
-        return sqlite.insert(task_leases).values(values).on_conflict_do_nothing()
+        return sqlite.insert(task_leases).on_conflict_do_nothing().returning(task_leases.c.name)
     if dialect in ("mysql", "mariadb"):
-        return mysql.insert(task_leases).values(values).prefix_with("IGNORE")
-    return insert(task_leases).values(values)
+        return mysql.insert(task_leases).prefix_with("IGNORE")
+    return insert(task_leases)
+
+
+# Statements are built once with bound parameters: constructing the
+# expression on every call cost more than the database round trip on SQLite.
+_c = task_leases.c
+_P_NAME: BindParameter[str] = bindparam("p_name")
+_P_OWNER: BindParameter[str] = bindparam("p_owner")
+_P_NOW: BindParameter[datetime] = bindparam("p_now")
+# acquired_at is assigned before owner: MariaDB evaluates SET left to right,
+# so the CASE must see the old owner
+_TAKE = (
+    update(task_leases)
+    .where(_c.name == _P_NAME, (_c.owner == _P_OWNER) | (_c.expires_at <= _P_NOW))
+    .ordered_values(
+        (_c.acquired_at, case((_c.owner == _P_OWNER, _c.acquired_at), else_=_P_NOW)),
+        (_c.owner, _P_OWNER),
+        (_c.expires_at, bindparam("p_expires")),
+    )
+)
+_INSERTS = {d: _insert_ignoring_conflict(d) for d in ("postgresql", "sqlite", "mysql", "mariadb")}
+_RELEASE = (
+    update(task_leases)
+    .where(_c.name == _P_NAME, _c.owner == _P_OWNER, _c.expires_at > _P_NOW)
+    .values(expires_at=_P_NOW)
+)
+_RECORD = (
+    update(task_leases)
+    .where(_c.name == _P_NAME, _c.owner == _P_OWNER)
+    .values(last_run_at=_P_NOW, run_count=_c.run_count + 1)
+)
+_GET = select(task_leases).where(_c.name == _P_NAME)
 
 
 def acquire_lease(conn: Connection, name: str, owner: str, now: datetime,
@@ -96,28 +129,18 @@ def acquire_lease(conn: Connection, name: str, owner: str, now: datetime,
     _check(name, owner)
     now = ensure_utc(now, name="now")
     expires = now + _ttl(ttl)
-    c = task_leases.c
-    # acquired_at is assigned before owner: MariaDB evaluates SET left to
-    # right, so the CASE must see the old owner
-    take = (
-        update(task_leases)
-        .where(c.name == name, (c.owner == owner) | (c.expires_at <= now))
-        .ordered_values(
-            (c.acquired_at,
-             case(((c.owner == owner) & (c.expires_at > now), c.acquired_at), else_=now)),
-            (c.owner, owner),
-            (c.expires_at, expires),
-        )
-    )
-    if conn.execute(take).rowcount == 1:
+    params = {"p_name": name, "p_owner": owner, "p_now": now, "p_expires": expires}
+    if conn.execute(_TAKE, params).rowcount == 1:
         return True
     row = {"name": name, "owner": owner, "acquired_at": now, "expires_at": expires, "run_count": 0}
-    stmt = _insert_ignoring_conflict(conn, row)
-    if conn.dialect.name in ("postgresql", "sqlite"):
-        # psycopg reports no rowcount for INSERT ... ON CONFLICT DO NOTHING
-        # under SQLAlchemy 2.1: ask for the inserted key instead
-        return conn.execute(stmt.returning(task_leases.c.name)).first() is not None
-    return conn.execute(stmt).rowcount == 1
+    dialect = conn.dialect.name
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        stmt = insert(task_leases)
+    result = conn.execute(stmt, row)
+    if dialect in ("postgresql", "sqlite"):
+        return result.first() is not None
+    return result.rowcount == 1
 
 
 def release_lease(conn: Connection, name: str, owner: str, now: datetime) -> bool:
@@ -127,14 +150,8 @@ def release_lease(conn: Connection, name: str, owner: str, now: datetime) -> boo
     acquire it from ``now`` on.
     """
     _check(name, owner)
-    now = ensure_utc(now, name="now")
-    c = task_leases.c
-    stmt = (
-        update(task_leases)
-        .where(c.name == name, c.owner == owner, c.expires_at > now)
-        .values(expires_at=now)
-    )
-    return conn.execute(stmt).rowcount == 1
+    params = {"p_name": name, "p_owner": owner, "p_now": ensure_utc(now, name="now")}
+    return conn.execute(_RELEASE, params).rowcount == 1
 
 
 def record_run(conn: Connection, name: str, owner: str, now: datetime) -> bool:
@@ -144,19 +161,13 @@ def record_run(conn: Connection, name: str, owner: str, now: datetime) -> bool:
     (another replica took it over meanwhile).
     """
     _check(name, owner)
-    now = ensure_utc(now, name="now")
-    c = task_leases.c
-    stmt = (
-        update(task_leases)
-        .where(c.name == name, c.owner == owner)
-        .values(last_run_at=now, run_count=c.run_count + 1)
-    )
-    return conn.execute(stmt).rowcount == 1
+    params = {"p_name": name, "p_owner": owner, "p_now": ensure_utc(now, name="now")}
+    return conn.execute(_RECORD, params).rowcount == 1
 
 
 def get_lease(conn: Connection, name: str) -> Lease | None:
     """Return the lease row ``name``, or None if that task never had a lease."""
-    row = conn.execute(select(task_leases).where(task_leases.c.name == name)).one_or_none()
+    row = conn.execute(_GET, {"p_name": name}).one_or_none()
     if row is None:
         return None
     return Lease(**row._asdict())

@@ -1,0 +1,1 @@
+pytest_plugins = ["dirac_core.testing.pytest_plugin"]
