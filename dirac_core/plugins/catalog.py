@@ -8,13 +8,13 @@ asking for a missing file fails that item with ``NotFound``).
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 
 from attrs import frozen
 
 from dirac_core.errors import BulkResult
+from dirac_core.plugins.driver import Driver
 
 __all__ = ["Catalog", "FileEntry"]
 
@@ -29,7 +29,7 @@ class FileEntry:
     guid: str | None = None
 
 
-class Catalog(ABC):
+class Catalog(Driver):
     """A file catalog."""
 
     @abstractmethod
@@ -55,13 +55,3 @@ class Catalog(ABC):
     @abstractmethod
     def remove_files(self, lfns: Sequence[str]) -> BulkResult[str, None]:
         """Remove files and their replicas; removing a missing file succeeds."""
-
-    def close(self) -> None:
-        """Release connections; the default has nothing to release."""
-
-    def __enter__(self) -> Catalog:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

@@ -8,14 +8,14 @@ and may be used from several threads; they release connections in
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
-from types import TracebackType
 
 from attrs import frozen
 
 from dirac_core.errors import BulkResult
 from dirac_core.model.pilot import PilotStatus
+from dirac_core.plugins.driver import Driver
 
 __all__ = ["CEStatus", "ComputingElement", "free_slots"]
 
@@ -45,7 +45,7 @@ def free_slots(status: CEStatus, *, max_total: int, max_waiting: int) -> int:
     return max(slots, 0)
 
 
-class ComputingElement(ABC):
+class ComputingElement(Driver):
     """Submit, follow and cancel pilots on one computing resource.
 
     References returned by :meth:`submit` are opaque strings, unique per CE,
@@ -74,13 +74,3 @@ class ComputingElement(ABC):
     @abstractmethod
     def ce_status(self) -> CEStatus:
         """Our running and waiting pilots on this CE."""
-
-    def close(self) -> None:
-        """Release connections; the default has nothing to release."""
-
-    def __enter__(self) -> ComputingElement:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

@@ -8,14 +8,14 @@ element facade turns an LFN into one). Missing files raise
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from pathlib import Path
-from types import TracebackType
 from typing import ClassVar
 
 from attrs import frozen
 
 from dirac_core.errors import NotFound
+from dirac_core.plugins.driver import Driver
 
 __all__ = ["FileStat", "StorageProtocol"]
 
@@ -29,7 +29,7 @@ class FileStat:
     checksum: str | None = None  # adler32, eight lowercase hex digits, when the storage keeps one
 
 
-class StorageProtocol(ABC):
+class StorageProtocol(Driver):
     """Read and write files at one storage endpoint."""
 
     #: URL scheme this driver speaks (``file``, ``root``, ``davs``, ``s3``, ...).
@@ -66,13 +66,3 @@ class StorageProtocol(ABC):
         except NotFound:
             return False
         return True
-
-    def close(self) -> None:
-        """Release connections; the default has nothing to release."""
-
-    def __enter__(self) -> StorageProtocol:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

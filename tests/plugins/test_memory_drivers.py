@@ -61,3 +61,18 @@ def test_a_suite_refuses_unknown_capabilities() -> None:
 def test_free_slots_dirac_rule(running: int, waiting: int, procs: int | None, expected: int) -> None:
     status = CEStatus(running=running, waiting=waiting, available_processors=procs)
     assert free_slots(status, max_total=10, max_waiting=5) == expected
+
+
+def test_drivers_close_as_context_managers() -> None:
+    closed: list[str] = []
+
+    class Tracking(MemoryCatalog):
+        def close(self) -> None:
+            closed.append(self.name)
+
+    with Tracking("c1") as catalog:
+        assert isinstance(catalog, Tracking)
+    assert closed == ["c1"]
+    with pytest.raises(RuntimeError), Tracking("c2"):
+        raise RuntimeError("boom")
+    assert closed == ["c1", "c2"]
