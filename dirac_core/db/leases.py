@@ -96,7 +96,9 @@ _TAKE = (
     update(task_leases)
     .where(_c.name == _P_NAME, (_c.owner == _P_OWNER) | (_c.expires_at <= _P_NOW))
     .ordered_values(
-        (_c.acquired_at, case((_c.owner == _P_OWNER, _c.acquired_at), else_=_P_NOW)),
+        # a renewal keeps acquired_at; re-taking one's own expired lease is a new tenure
+        (_c.acquired_at,
+         case(((_c.owner == _P_OWNER) & (_c.expires_at > _P_NOW), _c.acquired_at), else_=_P_NOW)),
         (_c.owner, _P_OWNER),
         (_c.expires_at, bindparam("p_expires")),
     )

@@ -59,6 +59,17 @@ def test_holder_renews_keeping_acquired_at(database: Database) -> None:
     assert lease.expires_at == clock.now() + TTL
 
 
+def test_retaking_own_expired_lease_starts_a_new_tenure(database: Database) -> None:
+    clock = FakeClock()
+    assert _acquire(database, "replica-a", clock)
+    clock.advance(TTL * 2)
+    assert _acquire(database, "replica-a", clock)
+    with database.begin() as conn:
+        lease = get_lease(conn, "site-director")
+    assert lease is not None
+    assert lease.acquired_at == clock.now()
+
+
 def test_release_lets_another_owner_in_at_once(database: Database) -> None:
     clock = FakeClock()
     assert _acquire(database, "replica-a", clock)
