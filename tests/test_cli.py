@@ -23,6 +23,9 @@ def test_demo_shows_what_works(tmp_path: Path) -> None:
     out = " ".join(result.output.split())
     assert "DIRAC.Embedded.local" in out and "demo_admin" in out
     assert "core_task_leases" in out
+    assert "JDL parsed: Arguments 'a; b'" in out
+    assert ("a broken JDL -> JDLError: expected ';' after the value of 'CPUTime', "
+            "found 'Priority' (line 3, column 17)") in out
     assert "resources.sites.LCG.LCG.CERN.ch.ces[0].queues.long.max_cpu_time: expected int, got 'abc'" in out
     assert "registry.users.bob.mail: unknown key" in out
     assert "LCG.CERN.ch CE ce503.cern.ch type htcondorce, queue condor max CPU 172800 s" in out

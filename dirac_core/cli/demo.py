@@ -16,8 +16,9 @@ from rich.table import Table
 from dirac_core.checksums import adler32_file
 from dirac_core.config import load_config, load_dirac_cfg
 from dirac_core.db import all_metadata
-from dirac_core.errors import BulkFailures, ConfigError, InvalidTransition, PluginNotFound
+from dirac_core.errors import BulkFailures, ConfigError, InvalidTransition, JDLError, PluginNotFound
 from dirac_core.interware import Interware
+from dirac_core.jdl import dump, parse
 from dirac_core.model import PilotStatus
 from dirac_core.plugins import FileEntry, PluginGroup, available, free_slots, load_driver
 
@@ -47,6 +48,7 @@ def run(console: Console, path: Path | None) -> None:
         _configuration(console, iw)
         _config_errors_and_import(console)
         _database(console, iw)
+        _jdl(console)
         _plugins(console)
         _pilots(console)
         _data(console, path)
@@ -165,6 +167,16 @@ def _database(console: Console, iw: Interware) -> None:
     tables = sorted(t for md in all_metadata() for t in md.tables)
     console.print(f"database: {iw.database.backend_description} at revision "
                   f"{iw.database.current_revision()}; tables: {', '.join(tables)}")
+
+
+def _jdl(console: Console) -> None:
+    ad = parse('[ Executable = "echo"; Arguments = "a; b"; OutputSandbox = { std.out, std.err }; ]')
+    console.print(f"JDL parsed: Arguments {ad['Arguments']!r} (a ';' inside quotes is data); "
+                  f"written back:\n{dump(ad)}", highlight=False, markup=False)
+    try:
+        parse('[\n  Executable = "echo";\n  CPUTime = 100 Priority = 2;\n]')
+    except JDLError as exc:
+        console.print(f"a broken JDL -> JDLError: {exc}", highlight=False, markup=False)
 
 
 def _plugins(console: Console) -> None:

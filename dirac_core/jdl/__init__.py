@@ -1,0 +1,7 @@
+"""Job descriptions in DIRAC's JDL (ClassAd) syntax."""
+
+from __future__ import annotations
+
+from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, parse
+
+__all__ = ["Bare", "ClassAd", "Value", "dump", "parse"]

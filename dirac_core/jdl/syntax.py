@@ -1,0 +1,245 @@
+"""DIRAC's ClassAd JDL: a tokenizer, a parser and a writer.
+
+Grammar (what DIRAC's clients write, without their quoting bugs)::
+
+    ad      := "[" [ attr { ";" attr } [ ";" ] ] "]"      (the brackets may be omitted at top level)
+    attr    := NAME "=" value
+    value   := STRING | NUMBER | "true" | "false" | list | ad | BAREWORD
+    list    := "{" [ value { "," value } [ "," ] ] "}"
+
+Strings are double-quoted with ``\\"``, ``\\\\``, ``\\n`` and ``\\t`` escapes; a
+``;`` or spaces inside quotes are data. Comments run from ``#`` or ``//`` to the
+end of the line, or between ``/*`` and ``*/``. A bare word (``JobName = Name;``,
+as DIRAC's Job API writes scalars) is kept as a :class:`Bare` value so that it
+round-trips unchanged. Errors raise :class:`~dirac_core.errors.JDLError` with
+1-based ``line`` and ``column``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Union
+
+from attrs import frozen
+
+from dirac_core.errors import JDLError
+
+__all__ = ["Bare", "ClassAd", "Value", "dump", "parse"]
+
+
+@frozen
+class Bare:
+    """An unquoted word (``Name``, ``LCG.CERN.ch``, ``other.Requirements``)."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+#: A JDL value; a recursive alias, so written with Union (a forward reference in ``|`` fails at run time).
+Value = Union[str, int, float, bool, Bare, list["Value"], "ClassAd"]
+#: A parsed ClassAd: attribute names to values, in the order written.
+ClassAd = dict[str, Value]
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
+  | (?P<string>"(?:[^"\\\n]|\\.)*")
+  | (?P<badstring>"[^\n]*)
+  | (?P<number>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.:/-]))
+  | (?P<punct>[\[\]{}=;,])
+  | (?P<word>[^\s\[\]{}=;,"]+)
+""", re.VERBOSE | re.DOTALL)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+
+
+@frozen
+class _Tok:
+    kind: str
+    text: str
+    line: int
+    column: int
+
+
+def _tokens(text: str) -> Iterator[_Tok]:
+    pos, line, line_start = 0, 1, 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:  # pragma: no cover - the word alternative matches anything else
+            raise JDLError(f"unexpected character {text[pos]!r}", line=line, column=pos - line_start + 1)
+        kind = m.lastgroup or ""
+        column = pos - line_start + 1
+        if kind == "badstring":
+            raise JDLError("string opened with \" is not closed on its line", line=line, column=column)
+        if kind not in ("ws", "comment"):
+            yield _Tok(kind, m.group(), line, column)
+        newlines = m.group().count("\n")
+        if newlines:
+            line += newlines
+            line_start = pos + m.group().rindex("\n") + 1
+        pos = m.end()
+    yield _Tok("end", "", line, pos - line_start + 1)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.toks = list(_tokens(text))
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i = min(self.i + 1, len(self.toks) - 1)
+        return tok
+
+    def fail(self, tok: _Tok, what: str) -> JDLError:
+        found = "end of text" if tok.kind == "end" else repr(tok.text)
+        return JDLError(f"{what}, found {found} (line {tok.line}, column {tok.column})",
+                        line=tok.line, column=tok.column)
+
+    def expect(self, text: str) -> _Tok:
+        tok = self.take()
+        if tok.text != text or tok.kind not in ("punct",):
+            raise self.fail(tok, f"expected {text!r}")
+        return tok
+
+    def document(self) -> ClassAd:
+        bracketed = self.peek().text == "["
+        ad = self.ad() if bracketed else self.body(closing=None)
+        tok = self.peek()
+        if tok.kind != "end":
+            raise self.fail(tok, "expected end of text after the closing ']'")
+        return ad
+
+    def ad(self) -> ClassAd:
+        self.expect("[")
+        ad = self.body(closing="]")
+        self.expect("]")
+        return ad
+
+    def body(self, closing: str | None) -> ClassAd:
+        ad: ClassAd = {}
+        while True:
+            tok = self.peek()
+            if (closing is not None and tok.text == closing and tok.kind == "punct") or tok.kind == "end":
+                return ad
+            name_tok = self.take()
+            if name_tok.kind != "word" or not _NAME.match(name_tok.text):
+                raise self.fail(name_tok, "expected an attribute name")
+            if name_tok.text in ad:
+                raise JDLError(f"attribute {name_tok.text!r} is given twice "
+                               f"(line {name_tok.line}, column {name_tok.column})",
+                               line=name_tok.line, column=name_tok.column, attribute=name_tok.text)
+            self.expect("=")
+            ad[name_tok.text] = self.value()
+            sep = self.peek()
+            if sep.text == ";" and sep.kind == "punct":
+                self.take()
+            elif not ((closing is not None and sep.text == closing) or sep.kind == "end"):
+                raise self.fail(sep, f"expected ';' after the value of {name_tok.text!r}")
+
+    def value(self) -> Value:
+        tok = self.peek()
+        if tok.kind == "punct" and tok.text == "[":
+            return self.ad()
+        if tok.kind == "punct" and tok.text == "{":
+            return self.list()
+        self.take()
+        if tok.kind == "string":
+            return _unquote(tok)
+        if tok.kind == "number":
+            return float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+        if tok.kind == "word":
+            lowered = tok.text.lower()
+            if lowered in ("true", "false"):
+                return lowered == "true"
+            return Bare(tok.text)
+        raise self.fail(tok, "expected a value")
+
+    def list(self) -> list[Value]:
+        self.expect("{")
+        items: list[Value] = []
+        while not (self.peek().kind == "punct" and self.peek().text == "}"):
+            if self.peek().kind == "end":
+                raise self.fail(self.peek(), "list opened with '{' is not closed by '}'")
+            items.append(self.value())
+            sep = self.peek()
+            if sep.kind == "punct" and sep.text == ",":
+                self.take()
+            elif not (sep.kind == "punct" and sep.text == "}"):
+                raise self.fail(sep, "expected ',' or '}' in a list")
+        self.expect("}")
+        return items
+
+
+def _unquote(tok: _Tok) -> str:
+    body = tok.text[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            nxt = body[i + 1]
+            if nxt not in _ESCAPES:
+                raise JDLError(f"unknown escape \\{nxt} in a string (line {tok.line})",
+                               line=tok.line, column=tok.column + i + 1)
+            out.append(_ESCAPES[nxt])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def parse(text: str) -> ClassAd:
+    """Parse JDL text into a :data:`ClassAd` (a dict in the written order).
+
+    Raises :class:`JDLError` with ``line`` and ``column`` for any syntax error,
+    a duplicated attribute, or an empty description.
+    """
+    ad = _Parser(text).document()
+    if not ad:
+        raise JDLError("the job description has no attributes", line=1, column=1)
+    return ad
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def _dump_value(value: Value, indent: int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise JDLError(f"JDL has no way to write {value!r}", line=0, column=0)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Bare):
+        return value.text
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, list):
+        return "{ " + ", ".join(_dump_value(v, indent) for v in value) + " }" if value else "{}"
+    if isinstance(value, dict):
+        return _dump_ad(value, indent + 1)
+    raise TypeError(f"cannot write {type(value).__name__} as JDL")
+
+
+def _dump_ad(ad: ClassAd, indent: int) -> str:
+    pad = "    " * (indent + 1)
+    lines = [f"{pad}{name} = {_dump_value(value, indent)};" for name, value in ad.items()]
+    return "[\n" + "\n".join(lines) + "\n" + "    " * indent + "]"
+
+
+def dump(ad: ClassAd) -> str:
+    """Write ``ad`` as JDL text; ``parse(dump(ad)) == ad`` for every parsed ad."""
+    for name in ad:
+        if not _NAME.match(name):
+            raise JDLError(f"invalid attribute name {name!r}", line=0, column=0, attribute=name)
+    return _dump_ad(ad, 0) + "\n"
