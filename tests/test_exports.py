@@ -14,7 +14,8 @@ PUBLIC = {
     ],
     "dirac_core.jdl": ["Bare", "ClassAd", "Value", "dump", "parse"],
     "dirac_core.model": [
-        "PILOT_TRANSITIONS", "Clock", "FakeClock", "PilotStatus", "SystemClock", "TransitionTable",
+        "FINAL_JOB_STATUSES", "JOB_TRANSITIONS", "PILOT_TRANSITIONS", "Clock", "FakeClock", "JobStatus",
+        "PilotStatus", "SystemClock", "TransitionTable",
         "check_transition", "ensure_utc", "make_table", "new_uuid", "reachable", "uuid_time",
     ],
     "dirac_core.plugins": [
