@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dirac_core.cli import demo as demo_module
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
 
@@ -27,6 +26,8 @@ app.add_typer(db_app, name="db")
 def demo(path: Annotated[Path | None, typer.Option(help="Directory for the embedded interware "
                                                          "(default: a new temporary one).")] = None) -> None:
     """Build an embedded interware on SQLite and show everything that works."""
+    from dirac_core.cli import demo as demo_module
+
     demo_module.run(Console(), path)
 
 
