@@ -19,10 +19,14 @@ from types import TracebackType
 import pluggy
 
 from dirac_core.config import Config, load_config
+from dirac_core.errors import NotFound
 from dirac_core.db import Database
 from dirac_core.model.clock import Clock, SystemClock
+from dirac_core.model.identity import Identity
 from dirac_core.plugins.manager import make_plugin_manager
 from dirac_core.tasks import PeriodicTask, TaskScheduler
+from dirac_core.wms.engine import WorkloadManager
+from dirac_core.wms.tasks import wms_tasks
 
 __all__ = ["EMBEDDED_CONFIG", "Interware"]
 
@@ -107,6 +111,10 @@ class Interware:
         #: who this process is among replicas sharing the database (lease owner)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.scheduler = TaskScheduler(database, clock, hooks, (), owner=self.owner)
+        #: the workload management engine
+        self.wms = WorkloadManager(database=database, config=config, clock=clock, hooks=hooks)
+        for task in wms_tasks(self.wms):
+            self.scheduler.add(task)
 
     @classmethod
     def from_config(cls, config: Config, *, clock: Clock | None = None,
@@ -145,6 +153,26 @@ class Interware:
         config = load_config(own) if own.exists() else load_config(
             EMBEDDED_CONFIG.format(root=root.as_posix()), format="toml")
         return cls.from_config(config, clock=clock, plugins=plugins)
+
+    def identity(self, user: str, group: str | None = None) -> Identity:
+        """The identity of a registry user acting in ``group`` (default: their VO's default group).
+
+        For embedded use and tests; the server builds identities from tokens.
+        Raises ``NotFound`` for an unknown user or a group the user is not in.
+        """
+        registry = self.config.registry
+        if user not in registry.users:
+            raise NotFound(f"unknown user {user!r}", user=user)
+        groups = {g.name: g for g in registry.groups_of(user)}
+        if group is None:
+            defaults = [registry.vos[g.vo].default_group for g in groups.values()]
+            group = next((d for d in defaults if d in groups), registry.default_group)
+            if group not in groups:
+                group = next(iter(sorted(groups)), None)
+        if group is None or group not in groups:
+            raise NotFound(f"user {user!r} is not in group {group!r}", user=user, group=group)
+        chosen = groups[group]
+        return Identity(user=user, group=group, vo=chosen.vo, properties=chosen.properties)
 
     def add_task(self, task: PeriodicTask) -> None:
         """Schedule a periodic task (run by :meth:`TaskScheduler.run_due`)."""

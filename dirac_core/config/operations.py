@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 from attrs import validators as v
 
-from dirac_core.config._validators import NON_NEGATIVE, OPT_STR, POSITIVE
+from dirac_core.config._validators import NON_NEGATIVE, OPT_STR, POSITIVE, STR_SET
 from dirac_core.errors import ConfigError
 
 __all__ = ["LimitTable", "Operations", "VOPolicy"]
@@ -35,6 +35,13 @@ class VOPolicy:
     - ``max_parametric_jobs``: the most jobs one parametric submission expands to.
     - ``stalled_time``: a running job silent for that long becomes Stalled;
       ``failed_time``: a stalled job silent for that long becomes Failed.
+    - ``allowed_job_types``: the job types users may submit.
+    - ``max_rescheduling``: a job rescheduled more often fails instead;
+      ``reschedule_delays``: how long the n-th rescheduling holds the job
+      (the last value repeats).
+    - ``matched_time``: a job Matched for longer is rescheduled (its pilot died).
+    - ``remove_delay``: final jobs older than that are deleted (0: never).
+    - ``heartbeat_retention``: heartbeat metrics older than that are removed.
     """
 
     running_limits: LimitTable = attrs.Factory(dict)
@@ -51,6 +58,16 @@ class VOPolicy:
     max_input_files: int = attrs.field(default=10000, validator=POSITIVE)
     stalled_time: int = attrs.field(default=7200, validator=POSITIVE)
     failed_time: int = attrs.field(default=21600, validator=POSITIVE)
+    allowed_job_types: frozenset[str] = attrs.field(
+        default=frozenset({"User", "Test", "Hospital", "DataProcessing", "MCSimulation", "Merge"}),
+        validator=STR_SET)
+    max_rescheduling: int = attrs.field(default=3, validator=NON_NEGATIVE)
+    reschedule_delays: tuple[int, ...] = attrs.field(
+        default=(60, 180, 300, 600),
+        validator=v.deep_iterable(NON_NEGATIVE, v.and_(v.instance_of(tuple), v.min_len(1))))
+    matched_time: int = attrs.field(default=7200, validator=POSITIVE)
+    remove_delay: int = attrs.field(default=7 * 86400, validator=NON_NEGATIVE)
+    heartbeat_retention: int = attrs.field(default=30 * 86400, validator=POSITIVE)
 
     def __attrs_post_init__(self) -> None:
         problems = []
@@ -66,6 +83,12 @@ class VOPolicy:
     def running_limit(self, site: str, attribute: str, value: str) -> int | None:
         """The running-job limit for jobs with ``attribute == value`` at ``site``, or None."""
         return self.running_limits.get(site, {}).get(attribute, {}).get(value)
+
+    def reschedule_delay(self, counter: int) -> int:
+        """Seconds the ``counter``-th rescheduling (1-based) holds a job before it may run."""
+        if counter <= 0:
+            return 0
+        return self.reschedule_delays[min(counter, len(self.reschedule_delays)) - 1]
 
     def matching_delay(self, site: str, attribute: str, value: str) -> int:
         """Seconds to wait between two matches of such jobs at ``site`` (0: none)."""

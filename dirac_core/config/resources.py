@@ -117,6 +117,8 @@ class Resources:
     storage_elements: dict[str, StorageElement] = attrs.Factory(dict)
     catalogs: dict[str, CatalogSection] = attrs.Factory(dict)
     site_mask: frozenset[str] = attrs.field(default=frozenset(), validator=STR_SET)
+    #: DIRAC platform -> the OS platforms it can run (DIRAC's ``OSCompatibility``)
+    os_compatibility: dict[str, frozenset[str]] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
         problems = [*self._site_problems(), *self._name_problems()]
@@ -162,6 +164,27 @@ class Resources:
     def master_catalog(self) -> CatalogSection | None:
         """The catalog marked ``master``, or None."""
         return next((c for c in self.catalogs.values() if c.master), None)
+
+    def compatible_platforms(self, platform: str) -> frozenset[str] | None:
+        """The DIRAC platforms that can run a job asking for ``platform``.
+
+        None when ``platform`` is not a key of ``os_compatibility`` (an unknown
+        platform); without any ``os_compatibility`` a platform only matches itself.
+        """
+        if not self.os_compatibility:
+            return frozenset({platform})
+        if platform not in self.os_compatibility:
+            return None
+        return frozenset({platform} | {p for p, oses in self.os_compatibility.items()
+                                       if platform in oses})
+
+    def site_of_se(self) -> dict[str, frozenset[str]]:
+        """Storage element -> the sites that list it as local."""
+        out: dict[str, set[str]] = {}
+        for site in self.all_sites():
+            for se in site.ses:
+                out.setdefault(se, set()).add(site.name)
+        return {se: frozenset(sites) for se, sites in out.items()}
 
     def is_allowed(self, site: str) -> bool:
         """True when ``site`` is in the site mask."""

@@ -6,6 +6,7 @@ Nothing here does I/O.
 from __future__ import annotations
 
 from dirac_core.model.clock import Clock, FakeClock, SystemClock, ensure_utc
+from dirac_core.model.identity import Identity
 from dirac_core.model.ids import new_uuid, uuid_time
 from dirac_core.model.job import FINAL_JOB_STATUSES, JOB_TRANSITIONS, JobStatus
 from dirac_core.model.pilot import PILOT_TRANSITIONS, PilotStatus
@@ -17,6 +18,7 @@ __all__ = [
     "PILOT_TRANSITIONS",
     "Clock",
     "FakeClock",
+    "Identity",
     "JobStatus",
     "PilotStatus",
     "SystemClock",

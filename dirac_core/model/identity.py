@@ -1,0 +1,33 @@
+"""Who is calling: the identity every engine call acts for.
+
+The server builds it from a verified token or proxy; an embedded interware
+builds it from the registry (:meth:`Interware.identity`). Engines never read
+owner, group or VO from user input such as a JDL.
+"""
+
+from __future__ import annotations
+
+import attrs
+from attrs import validators as v
+
+__all__ = ["Identity"]
+
+_TEXT = v.and_(v.instance_of(str), v.min_len(1))
+
+
+@attrs.frozen(kw_only=True)
+class Identity:
+    """A user acting in one group of one VO, with the group's properties.
+
+    ``properties`` are plain strings (see
+    :class:`dirac_core.config.registry.Property` for DIRAC's standard ones).
+    """
+
+    user: str = attrs.field(validator=_TEXT)
+    group: str = attrs.field(validator=_TEXT)
+    vo: str = attrs.field(validator=_TEXT)
+    properties: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+
+    def has(self, prop: str) -> bool:
+        """True when the identity holds the property ``prop``."""
+        return prop in self.properties

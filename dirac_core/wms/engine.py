@@ -1,0 +1,364 @@
+"""The workload management engine: ``Interware.wms``.
+
+Plain object built from the database, configuration, clock, hooks and
+(optionally) a file catalog. Thread-safe. Every public method is one
+transaction (ids are reserved before it, see :func:`allocate_job_ids`);
+hooks are called after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+from sqlalchemy import Connection, insert, select
+
+from dirac_core.config import Config
+from dirac_core.config.registry import Property
+from dirac_core.db.database import Database
+from dirac_core.db.tables.wms import input_data, job_history, job_jdls, job_parameters, jobs
+from dirac_core.errors import BulkResult, NotFound, PermissionDenied
+from dirac_core.jdl.description import JobDescription, from_classad
+from dirac_core.jdl.syntax import parse
+from dirac_core.model.clock import Clock
+from dirac_core.model.identity import Identity
+from dirac_core.model.job import JobStatus
+from dirac_core.wms import control
+from dirac_core.wms.checks import CheckContext, run_checks
+from dirac_core.wms.control import JobCommand
+from dirac_core.wms.matcher import MatchedJob, Matcher
+from dirac_core.wms.resource import ResourceDescription
+from dirac_core.wms.status_updates import JobState, StatusChange, StatusUpdate, apply_updates
+from dirac_core.wms.store import add_commands, allocate_job_ids, chunks, insert_history, \
+    read_jdls, read_statuses, set_job_rows
+from dirac_core.wms.submission import JobInput, SubmittedJob, input_rows, prepare, \
+    resolve_replicas, rows_for
+from dirac_core.wms.taskqueues import dequeue, enqueue
+
+if TYPE_CHECKING:
+    from dirac_core.plugins.catalog import Catalog
+
+__all__ = ["WorkloadManager"]
+
+log = logging.getLogger(__name__)
+
+
+class WorkloadManager:
+    """Submit, match, update, control and find jobs."""
+
+    def __init__(self, *, database: Database, config: Config, clock: Clock,
+                 hooks: pluggy.PluginManager, catalog: Catalog | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.database = database
+        self.config = config
+        self.clock = clock
+        self.hooks = hooks
+        self.catalog = catalog
+        self._checks = CheckContext.from_config(config)
+        self.matcher = Matcher(database=database, config=config, clock=clock, hooks=hooks, rng=rng)
+
+    # -- submission ---------------------------------------------------------
+
+    def submit(self, jobs_in: JobInput | Sequence[JobInput], identity: Identity
+               ) -> list[SubmittedJob]:
+        """Submit one job, a list of jobs, or a parametric JDL; all or nothing.
+
+        Raises ``JDLError`` (naming the job index and attribute) before
+        anything is written when a job is invalid or a parametric expansion
+        exceeds the VO's ``max_parametric_jobs``; ``PermissionDenied`` when
+        the identity may not submit.
+        """
+        items: Sequence[JobInput] = ([jobs_in] if isinstance(jobs_in, str | dict | JobDescription)
+                                     or not isinstance(jobs_in, Sequence) else jobs_in)
+        if not identity.has(Property.NORMAL_USER) and not identity.has(Property.PRODUCTION_MANAGEMENT):
+            raise PermissionDenied(f"{identity.user}@{identity.group} may not submit jobs "
+                                   "(needs NormalUser)", user=identity.user, group=identity.group)
+        policy = self.config.operations.policy(identity.vo)
+        prepared = prepare(items, identity, limit=policy.max_parametric_jobs, hooks=self.hooks)
+        replicas = resolve_replicas(self.catalog, prepared)
+        ids = allocate_job_ids(self.database, len(prepared))
+        now = self.clock.now()
+        job_rows, jdl_rows, inputs, history, queued = [], [], [], [], []
+        out: list[SubmittedJob] = []
+        for job_id, job in zip(ids, prepared, strict=True):
+            row, jdl, verdict, hist = rows_for(job_id, job, identity, self._checks, replicas, now)
+            job_rows.append(row)
+            jdl_rows.append({"job_id": job_id, "jdl": jdl})
+            inputs.extend(input_rows(job_id, job.description))
+            history.extend(hist)
+            if verdict.status is JobStatus.WAITING and verdict.requirements is not None:
+                queued.append((job_id, verdict.requirements, job.description.priority))
+            out.append(SubmittedJob(job_id=job_id, status=verdict.status,
+                                    minor_status=verdict.minor_status, timestamp=now))
+        with self.database.begin() as conn:
+            conn.execute(insert(jobs), job_rows)
+            conn.execute(insert(job_jdls), jdl_rows)
+            if inputs:
+                conn.execute(insert(input_data), inputs)
+            insert_history(conn, history)
+            if enqueue(conn, queued, now, self.config.registry):
+                self.matcher.index.refresh()
+        self.notify([StatusChange(j.job_id, JobStatus.RECEIVED, j.status, j.minor_status, now,
+                                   "JobManager") for j in out])
+        return out
+
+    # -- matching -----------------------------------------------------------
+
+    def match(self, resource: ResourceDescription | Mapping[str, Any],
+              identity: Identity) -> MatchedJob | None:
+        """Give the pilot described by ``resource`` one job, or None.
+
+        ``resource`` may be DIRAC's resource dictionary. The identity decides
+        whose jobs the pilot may run (``GenericPilot``: the whole VO).
+        """
+        if not isinstance(resource, ResourceDescription):
+            resource = ResourceDescription.from_mapping(resource)
+        matched = self.matcher.match(resource, identity)
+        if matched is not None:
+            self.notify([StatusChange(matched.job_id, JobStatus.WAITING, JobStatus.MATCHED,
+                                       "Assigned", self.clock.now(), "Matcher")])
+        return matched
+
+    # -- status -------------------------------------------------------------
+
+    def set_status(self, updates: Mapping[int, Mapping[datetime, StatusUpdate | Mapping[str, Any]]],
+                   *, force: bool = False, identity: Identity | None = None
+                   ) -> BulkResult[int, JobState]:
+        """Apply status updates (job -> timezone-aware time -> update), in time order per job.
+
+        A transition the state machine refuses is recorded as refused and
+        leaves the job unchanged (the item still succeeds: look at its
+        state). ``force`` needs ``JobAdministrator`` when an identity is given.
+        Unknown jobs fail with ``NotFound``; a naive timestamp raises
+        ``ValueError`` before anything is written.
+        """
+        if force and identity is not None and not identity.has(Property.JOB_ADMINISTRATOR):
+            raise PermissionDenied("forcing a status needs JobAdministrator", user=identity.user)
+        typed = {job_id: {when: u if isinstance(u, StatusUpdate) else _update(u)
+                          for when, u in by_time.items()} for job_id, by_time in updates.items()}
+        now = self.clock.now()
+        with self.database.begin() as conn:
+            result, changes, rows, history = apply_updates(conn, typed, force=force, now=now)
+            set_job_rows(conn, rows)
+            insert_history(conn, history)
+            self._after_changes(conn, changes, now)
+        self.notify(changes)
+        resched = [c.job_id for c in changes if c.new is JobStatus.RESCHEDULED]
+        if resched:
+            self.reschedule(resched)
+        return result
+
+    def heartbeat(self, metrics: Mapping[int, Mapping[str, Any]]) -> BulkResult[int, list[JobCommand]]:
+        """Record heartbeats (metrics per job); return each job's pending commands.
+
+        A Matched or Stalled job becomes Running.
+        """
+        now = self.clock.now()
+        with self.database.begin() as conn:
+            result, changes = control.heartbeat(conn, metrics, now)
+        self.notify(changes)
+        return result
+
+    # -- control ------------------------------------------------------------
+
+    def kill(self, job_ids: Iterable[int], *, force: bool = False) -> BulkResult[int, JobStatus]:
+        """Kill jobs (their pilots get a Kill command); final jobs fail with ``InvalidTransition``."""
+        return self._kill_or_delete(job_ids, JobStatus.KILLED, force)
+
+    def delete(self, job_ids: Iterable[int], *, force: bool = False) -> BulkResult[int, JobStatus]:
+        """Delete jobs (killing the active ones first); the cleaning task removes them later."""
+        return self._kill_or_delete(job_ids, JobStatus.DELETED, force)
+
+    def _kill_or_delete(self, job_ids: Iterable[int], target: JobStatus,
+                        force: bool) -> BulkResult[int, JobStatus]:
+        now = self.clock.now()
+        with self.database.begin() as conn:
+            result, changes = control.kill_or_delete(conn, job_ids, target, now, force=force)
+        self.notify(changes)
+        return result
+
+    def reschedule(self, job_ids: Iterable[int], *, reset: bool = False,
+                   force: bool = False) -> BulkResult[int, int]:
+        """Run jobs again from Received (the value is the new reschedule counter).
+
+        A job past the VO's ``max_rescheduling`` fails instead; it is held
+        for the VO's ``reschedule_delays`` before it may be matched again.
+        """
+        now = self.clock.now()
+        with self.database.begin() as conn:
+            result, changes, again = control.reschedule(
+                conn, job_ids, self.config.operations.policy, now, reset=reset, force=force)
+            changes.extend(self._recheck(conn, again, now))
+        self.notify(changes)
+        return result
+
+    def release_held(self) -> int:
+        """Send jobs held by a rescheduling delay whose delay is over to their queues."""
+        now = self.clock.now()
+        with self.database.begin() as conn:
+            held = [row.job_id for row in conn.execute(
+                select(jobs.c.job_id).where(jobs.c.status == JobStatus.CHECKING,
+                                            jobs.c.minor_status == HELD_MINOR))]
+            changes = self._recheck(conn, held, now)
+        self.notify(changes)
+        return sum(1 for c in changes if c.new is not JobStatus.CHECKING)
+
+    # -- reading ------------------------------------------------------------
+
+    def get_jobs(self, job_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The attributes (``wms_jobs`` columns) of the jobs that exist."""
+        ids = sorted(set(job_ids))
+        out: dict[int, dict[str, Any]] = {}
+        with self.database.begin(read_only=True) as conn:
+            for part in chunks(ids):
+                for row in conn.execute(select(jobs).where(jobs.c.job_id.in_(part))).mappings():
+                    out[row["job_id"]] = dict(row)
+        return out
+
+    def get_jdl(self, job_id: int) -> str:
+        """The stored JDL of a job; raises ``NotFound``."""
+        with self.database.begin(read_only=True) as conn:
+            found = read_jdls(conn, [job_id])
+        if job_id not in found:
+            raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+        return found[job_id]
+
+    def history(self, job_id: int) -> list[dict[str, Any]]:
+        """The status history of a job, oldest first; raises ``NotFound``."""
+        with self.database.begin(read_only=True) as conn:
+            rows = conn.execute(select(job_history).where(job_history.c.job_id == job_id)
+                                .order_by(job_history.c.status_time, job_history.c.id)
+                                ).mappings().all()
+        if not rows:
+            raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+        return [dict(r) for r in rows]
+
+    def set_parameters(self, job_id: int, parameters: Mapping[str, Any]) -> None:
+        """Set free job parameters (replacing values of the same names); raises ``NotFound``."""
+        with self.database.begin() as conn:
+            if not read_statuses(conn, [job_id]):
+                raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+            names = list(parameters)
+            for part in chunks(names):
+                conn.execute(job_parameters.delete().where(job_parameters.c.job_id == job_id,
+                                                           job_parameters.c.name.in_(part)))
+            if names:
+                conn.execute(insert(job_parameters), [
+                    {"job_id": job_id, "name": str(k)[:100], "value": str(v)}
+                    for k, v in parameters.items()])
+
+    def get_parameters(self, job_id: int) -> dict[str, str]:
+        """The free parameters of a job."""
+        with self.database.begin(read_only=True) as conn:
+            return dict(conn.execute(select(job_parameters.c.name, job_parameters.c.value)
+                                     .where(job_parameters.c.job_id == job_id)).tuples().all())
+
+    # -- internals ----------------------------------------------------------
+
+    def _after_changes(self, conn: Connection, changes: Sequence[StatusChange],
+                       now: datetime) -> None:
+        """Keep task queues and commands in line with status changes made by ``set_status``."""
+        leaving = [c.job_id for c in changes if c.old is JobStatus.WAITING]
+        dequeue(conn, leaving)
+        control_kill = [c.job_id for c in changes
+                        if c.new is JobStatus.KILLED and c.old in control.ACTIVE]
+        add_commands(conn, control_kill, "Kill", now)
+        entering = [c.job_id for c in changes if c.new is JobStatus.WAITING]
+        if entering:
+            self._enqueue_stored(conn, entering, now)
+
+    def _verdicts(self, conn: Connection, job_ids: Sequence[int], *columns: str
+                  ) -> list[tuple[int, dict[str, Any], Any]]:
+        """Stored jobs checked again: ``(job id, row, verdict)``."""
+        current = read_statuses(conn, job_ids, "owner", "owner_group", "vo", "user_priority",
+                                *columns)
+        jdls = read_jdls(conn, job_ids)
+        descs = {job_id: from_classad(parse(jdls[job_id])) for job_id in job_ids}
+        replicas = resolve_replicas(self.catalog, list(descs.values()))
+        out = []
+        for job_id, desc in descs.items():
+            row = current[job_id]
+            identity = Identity(user=row["owner"], group=row["owner_group"], vo=row["vo"])
+            out.append((job_id, row, lambda d=desc, i=identity: run_checks(
+                d, i, self._checks, replicas)))
+        return out
+
+    def _recheck(self, conn: Connection, job_ids: Sequence[int], now: datetime
+                 ) -> list[StatusChange]:
+        """Run the checks again on stored jobs (rescheduled ones wait for their delay first)."""
+        if not job_ids:
+            return []
+        rows, history, queued, changes = [], [], [], []
+        for job_id, row, check in self._verdicts(conn, job_ids, "reschedule_counter",
+                                                 "reschedule_time", "minor_status"):
+            delay = self.config.operations.policy(row["vo"]).reschedule_delay(
+                row["reschedule_counter"])
+            if delay and row["reschedule_time"] is not None and \
+                    (now - row["reschedule_time"]).total_seconds() < delay:
+                if row["minor_status"] != HELD_MINOR:
+                    rows.append({"job_id": job_id, "status": JobStatus.CHECKING,
+                                 "minor_status": HELD_MINOR, "last_update_time": now})
+                    history.append(_hist(job_id, JobStatus.CHECKING, HELD_MINOR,
+                                         f"held {delay} s after rescheduling", now))
+                continue
+            verdict = check()
+            history.extend(_hist(job_id, status, minor, None, now) for status, minor in verdict.steps)
+            rows.append({"job_id": job_id, "status": verdict.status,
+                         "minor_status": verdict.minor_status, "last_update_time": now})
+            if verdict.status is JobStatus.WAITING and verdict.requirements is not None:
+                queued.append((job_id, verdict.requirements, row["user_priority"]))
+            changes.append(StatusChange(job_id, row["status"], verdict.status,
+                                        verdict.minor_status, now, "JobChecks"))
+        set_job_rows(conn, rows)
+        insert_history(conn, history)
+        if queued:
+            enqueue(conn, queued, now, self.config.registry)
+            self.matcher.index.refresh()
+        return changes
+
+    def _enqueue_stored(self, conn: Connection, job_ids: Sequence[int], now: datetime) -> None:
+        """Put jobs moved to Waiting by a status update into their task queues."""
+        queued = []
+        for job_id, row, check in self._verdicts(conn, job_ids):
+            verdict = check()
+            if verdict.requirements is not None:
+                queued.append((job_id, verdict.requirements, row["user_priority"]))
+        dequeue(conn, job_ids)
+        enqueue(conn, queued, now, self.config.registry)
+        self.matcher.index.refresh()
+
+    def notify(self, changes: Sequence[StatusChange]) -> None:
+        if not changes or not self.hooks.hook.dirac_job_status_changed.get_hookimpls():
+            return
+        groups: dict[tuple[JobStatus, str, datetime, str], list[int]] = defaultdict(list)
+        for c in changes:
+            groups[(c.new, c.minor_status, c.when, c.source)].append(c.job_id)
+        for (status, minor, when, source), ids in groups.items():
+            try:
+                self.hooks.hook.dirac_job_status_changed(job_ids=ids, status=status.value,
+                                                         minor_status=minor, timestamp=when,
+                                                         source=source)
+            except Exception:  # a notification must never undo a committed change
+                log.exception("dirac_job_status_changed hook failed")
+
+
+#: The minor status of a job held after a rescheduling until its delay is over.
+HELD_MINOR = "Rescheduling delay"
+
+
+def _hist(job_id: int, status: JobStatus, minor: str, app: str | None,
+          now: datetime) -> dict[str, Any]:
+    return {"job_id": job_id, "status": status, "minor_status": minor, "application_status": app,
+            "status_time": now, "source": "JobChecks", "refused": False}
+
+
+def _update(data: Mapping[str, Any]) -> StatusUpdate:
+    names = {"Status": "status", "MinorStatus": "minor_status",
+             "ApplicationStatus": "application_status", "Source": "source"}
+    return StatusUpdate(**{names.get(k, k): v for k, v in data.items()})
+

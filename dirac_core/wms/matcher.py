@@ -1,0 +1,246 @@
+"""The matcher: a pilot's resource description in, at most one job out, claimed atomically.
+
+Queue selection happens in memory: the definitions of the non-empty task
+queues are cached (:class:`QueueIndex`, refreshed every few seconds by one
+caller, and when a pilot finds nothing), and the eligible queues of a
+resource are computed once per distinct description. Among the eligible
+queues one is drawn at random, weighted by its fair-share priority (a hook
+may adjust the weights). Its best job (highest user priority, then oldest)
+is claimed by deleting its ``wms_tq_jobs`` row: exactly one process can
+delete it; ``FOR UPDATE SKIP LOCKED`` keeps concurrent matchers on MariaDB
+and PostgreSQL from queueing behind each other. The claim, the Matched
+status, its history record and the pilot-to-job mapping commit together.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import logging
+import random
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+import pluggy
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from dirac_core.config import Config
+from dirac_core.db.database import Database
+from dirac_core.db.tables.wms import job_history, job_jdls, job_to_pilot, jobs, task_queues, tq_jobs
+from dirac_core.model.clock import Clock
+from dirac_core.model.identity import Identity
+from dirac_core.model.job import JobStatus
+from dirac_core.wms.caching import SingleFlight
+from dirac_core.wms.limiter import Limiter
+from dirac_core.wms.matching import excluded, owner_filter, queue_matches, tags_wanted
+from dirac_core.wms.requirements import JobRequirements
+from dirac_core.wms.resource import ResourceDescription
+
+__all__ = ["MatchedJob", "Matcher", "QueueIndex"]
+
+log = logging.getLogger(__name__)
+
+_MAX_ATTEMPTS = 8
+
+
+@attrs.frozen(kw_only=True)
+class MatchedJob:
+    """The job handed to a pilot: id, JDL and whose it is."""
+
+    job_id: int
+    jdl: str
+    owner: str
+    owner_group: str
+    vo: str
+    task_queue: int
+
+
+class QueueIndex:
+    """The definitions and priorities of the task queues that hold jobs, cached per process."""
+
+    def __init__(self, database: Database, clock: Clock, *, ttl: timedelta) -> None:
+        self._database = database
+        self._cache: SingleFlight[dict[int, tuple[JobRequirements, float]]] = SingleFlight(
+            self._load, ttl=ttl, clock=clock)
+        self._empty: set[int] = set()
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    def _load(self) -> dict[int, tuple[JobRequirements, float]]:
+        has_jobs = select(tq_jobs.c.job_id).where(tq_jobs.c.tq_id == task_queues.c.tq_id).exists()
+        with self._database.begin(read_only=True) as conn:
+            rows = conn.execute(select(task_queues).where(has_jobs)).mappings().all()
+        queues = {row["tq_id"]: (JobRequirements.from_row(row), float(row["priority"]))
+                  for row in rows}
+        with self._lock:
+            self._empty = set()
+            self.generation += 1
+        return queues
+
+    def queues(self) -> dict[int, tuple[JobRequirements, float]]:
+        """Queue id -> (definition, priority), refreshed when stale."""
+        return self._cache.get()
+
+    def is_empty(self, tq_id: int) -> bool:
+        """True when a claim found the queue empty since the last refresh."""
+        return tq_id in self._empty
+
+    def mark_empty(self, tq_id: int) -> None:
+        """Remember that the queue had no job to give."""
+        with self._lock:
+            self._empty.add(tq_id)
+
+    def refresh(self) -> None:
+        """Reload at the next read (one caller reloads; the others use the old index)."""
+        self._cache.invalidate()
+
+
+class Matcher:
+    """Matches pilots to waiting jobs; thread-safe; one per process (its caches are per process)."""
+
+    def __init__(self, *, database: Database, config: Config, clock: Clock,
+                 hooks: pluggy.PluginManager, rng: random.Random | None = None,
+                 index_ttl: timedelta = timedelta(seconds=5)) -> None:
+        self._database = database
+        self._config = config
+        self._clock = clock
+        self._hooks = hooks
+        self._rng = rng or random.Random()
+        self.index = QueueIndex(database, clock, ttl=index_ttl)
+        self._eligible: dict[tuple[Any, ...], tuple[int, list[int]]] = {}
+        self._limiters: dict[str, Limiter] = {}
+        self._lock = threading.Lock()
+        self._skip_locked = database.supports_skip_locked
+        pick = (select(tq_jobs.c.job_id).where(tq_jobs.c.tq_id == bindparam("b_tq"))
+                .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
+        self._pick = pick.with_for_update(skip_locked=True) if self._skip_locked else pick
+        self._claim = delete(tq_jobs).where(tq_jobs.c.job_id == bindparam("b_job"))
+        self._set_matched = (update(jobs).where(jobs.c.job_id == bindparam("b_job"),
+                                                jobs.c.status == JobStatus.WAITING)
+                             .values(status=JobStatus.MATCHED, minor_status="Assigned",
+                                     application_status="Unknown", site=bindparam("b_site"),
+                                     last_update_time=bindparam("b_now")))
+        self._history = insert(job_history)
+        self._pilot = insert(job_to_pilot)
+        self._jdl = select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job"))
+
+    # -- public -----------------------------------------------------------
+
+    def match(self, resource: ResourceDescription, identity: Identity) -> MatchedJob | None:
+        """Claim one job for the resource, or return None when nothing is eligible.
+
+        Raises ``PermissionDenied`` (groups outside the pilot's VO) or
+        ``DiracError`` (required tags not offered).
+        """
+        owners = owner_filter(identity, self._config.registry, resource)
+        offered, required = tags_wanted(resource)
+        in_mask = self._config.resources.is_allowed(resource.site)
+        key = (resource.key(), owners, in_mask)
+        limiter = self._limiter(identity.vo)
+        refreshed = False
+        for _ in range(_MAX_ATTEMPTS):
+            queues = self.index.queues()
+            eligible = self._eligible_queues(key, queues, resource, owners, in_mask, offered,
+                                             required)
+            exclusions = limiter.exclusions(resource.site)
+            candidates = [tq for tq in eligible if not self.index.is_empty(tq)
+                          and tq in queues and not excluded(queues[tq][0], exclusions)]
+            if not candidates:
+                if refreshed:
+                    return None
+                self.index.refresh()
+                refreshed = True
+                continue
+            tq_id = self._choose(candidates, queues, resource)
+            matched = self._claim_from(tq_id, queues[tq_id][0], resource)
+            if matched is not None:
+                limiter.matched(resource.site, queues[tq_id][0])
+                return matched
+            self.index.mark_empty(tq_id)
+        return None
+
+    # -- selection ----------------------------------------------------------
+
+    def _eligible_queues(self, key: tuple[Any, ...], queues: dict[int, tuple[JobRequirements, float]],
+                         resource: ResourceDescription, owners: Any, in_mask: bool,
+                         offered: frozenset[str] | None, required: frozenset[str]) -> list[int]:
+        generation = self.index.generation
+        cached = self._eligible.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        found = [tq for tq, (req, _) in queues.items()
+                 if queue_matches(req, resource, owners, in_mask=in_mask, offered=offered,
+                                  required=required)]
+        with self._lock:
+            if len(self._eligible) > 10_000:
+                self._eligible.clear()
+            self._eligible[key] = (generation, found)
+        return found
+
+    def _choose(self, candidates: Sequence[int], queues: dict[int, tuple[JobRequirements, float]],
+                resource: ResourceDescription) -> int:
+        if len(candidates) == 1:
+            return candidates[0]
+        weights = [queues[tq][1] for tq in candidates]
+        if self._hooks.hook.dirac_match_priority.get_hookimpls():
+            weights = [self._adjusted(queues[tq][0], resource, w) for tq, w in zip(candidates, weights)]
+        cumulative = list(itertools.accumulate(max(w, 0.0) for w in weights))
+        total = cumulative[-1]
+        if total <= 0:
+            return self._rng.choice(list(candidates))
+        return candidates[bisect.bisect_right(cumulative, self._rng.random() * total)
+                          if cumulative[-1] else 0]
+
+    def _adjusted(self, req: JobRequirements, resource: ResourceDescription, weight: float) -> float:
+        job = {"Owner": req.owner, "OwnerGroup": req.owner_group, "VO": req.vo,
+               "CPUTime": req.cpu_time, "Sites": sorted(req.sites), "Tags": sorted(req.tags),
+               "JobTypes": sorted(req.job_types)}
+        answer = self._hooks.hook.dirac_match_priority(job=job, resource=attrs.asdict(resource),
+                                                       priority=weight)
+        return weight if answer is None else float(answer)
+
+    # -- claim --------------------------------------------------------------
+
+    def _claim_from(self, tq_id: int, req: JobRequirements,
+                    resource: ResourceDescription) -> MatchedJob | None:
+        now = self._clock.now()
+        with self._database.begin() as conn:
+            for _ in range(3):
+                job_id = conn.execute(self._pick, {"b_tq": tq_id}).scalar()
+                if job_id is None:
+                    return None
+                if conn.execute(self._claim, {"b_job": job_id}).rowcount != 1:
+                    continue  # taken meanwhile (no SKIP LOCKED on this backend)
+                if conn.execute(self._set_matched, {"b_job": job_id, "b_site": resource.site,
+                                                    "b_now": now}).rowcount != 1:
+                    log.warning("job %s was in task queue %s but not Waiting; dropped from it",
+                                job_id, tq_id)
+                    continue
+                return self._record(conn, job_id, tq_id, req, resource, now)
+        return None
+
+    def _record(self, conn: Connection, job_id: int, tq_id: int, req: JobRequirements,
+                resource: ResourceDescription, now: datetime) -> MatchedJob:
+        where = resource.grid_ce or resource.site
+        conn.execute(self._history, {"job_id": job_id, "status": JobStatus.MATCHED,
+                                     "minor_status": "Assigned", "application_status": "Unknown",
+                                     "status_time": now, "source": f"Matcher@{where}"[:64],
+                                     "refused": False})
+        if resource.pilot_stamp:
+            conn.execute(self._pilot, {"job_id": job_id, "pilot_stamp": resource.pilot_stamp,
+                                       "start_time": now})
+        jdl = conn.execute(self._jdl, {"b_job": job_id}).scalar_one()
+        return MatchedJob(job_id=job_id, jdl=jdl, owner=req.owner, owner_group=req.owner_group,
+                          vo=req.vo, task_queue=tq_id)
+
+    def _limiter(self, vo: str) -> Limiter:
+        with self._lock:
+            limiter = self._limiters.get(vo)
+            if limiter is None:
+                ops = self._config.operations
+                limiter = self._limiters[vo] = Limiter(self._database, lambda: ops.policy(vo),
+                                                       self._clock)
+            return limiter

@@ -1,0 +1,111 @@
+"""Which task queues a resource may take jobs from: pure functions, no database.
+
+DIRAC's rules (reference wms.md section 3.5): an empty requirement set
+matches anything; ``ANY`` on the resource side disables a constraint; every
+tag of the queue must be offered; required tags must be in the queue; a
+banned site never matches; a site outside the site mask only gets Test jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from dirac_core.config.registry import Property, Registry
+from dirac_core.errors import DiracError, PermissionDenied
+from dirac_core.model.identity import Identity
+from dirac_core.wms.requirements import JobRequirements
+from dirac_core.wms.resource import ResourceDescription, _is_any
+
+__all__ = ["OwnerFilter", "owner_filter", "queue_matches", "tags_wanted"]
+
+#: A negative condition: job attribute (JobType, Owner, OwnerGroup) -> values excluded.
+Exclusions = Mapping[str, frozenset[str]]
+
+
+@attrs.frozen
+class OwnerFilter:
+    """Whose jobs a pilot may run: groups, and per group whether any owner will do."""
+
+    groups: frozenset[str]
+    shared: frozenset[str]  # groups whose jobs any member's pilot may run
+    owner: str | None
+
+    def allows(self, req: JobRequirements) -> bool:
+        """True when the queue's owner and group are acceptable."""
+        if req.owner_group not in self.groups:
+            return False
+        return self.owner is None or req.owner_group in self.shared or req.owner == self.owner
+
+
+def owner_filter(identity: Identity, registry: Registry,
+                 resource: ResourceDescription) -> OwnerFilter:
+    """DIRAC's credential rules: generic pilots serve their whole VO, others only themselves.
+
+    Raises ``PermissionDenied`` when the resource asks for groups outside the identity's VO.
+    """
+    sharing = frozenset(name for name, g in registry.groups.items() if g.job_sharing)
+    if identity.has(Property.GENERIC_PILOT):
+        groups = frozenset(name for name, g in registry.groups.items() if g.vo == identity.vo)
+        if resource.owner_groups and not _is_any(resource.owner_groups):
+            outside = resource.owner_groups - groups
+            if outside:
+                raise PermissionDenied(f"groups {sorted(outside)} are not in VO {identity.vo!r}")
+            groups = frozenset(resource.owner_groups)
+        return OwnerFilter(groups, sharing, resource.owner)
+    if identity.group in sharing:
+        return OwnerFilter(frozenset({identity.group}), sharing, None)
+    return OwnerFilter(frozenset({identity.group}), sharing, identity.user)
+
+
+def tags_wanted(resource: ResourceDescription) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """The offered tags (None: no constraint) and the required tags of a resource.
+
+    Raises ``DiracError`` when a required tag is not offered (DIRAC's "Wrong conditions").
+    """
+    offered = resource.all_tags()
+    if offered is not None and _is_any(offered):
+        return None, frozenset()
+    required = frozenset()
+    if resource.tags is not None and resource.required_tags and not _is_any(resource.required_tags):
+        required = resource.required_tags
+        missing = required - (offered or frozenset())
+        if missing:
+            raise DiracError(f"required tags {sorted(missing)} are not among the offered tags",
+                             field="RequiredTag")
+    return offered or frozenset(), required
+
+
+def queue_matches(req: JobRequirements, resource: ResourceDescription, owners: OwnerFilter, *,
+                  in_mask: bool, offered: frozenset[str] | None,
+                  required: frozenset[str]) -> bool:
+    """True when the queue's jobs may run on the resource."""
+    if not owners.allows(req) or req.cpu_time > resource.cpu_time:
+        return False
+    site = resource.site
+    if req.sites and site not in req.sites or site in req.banned_sites:
+        return False
+    if resource.grid_ce and req.grid_ces and resource.grid_ce not in req.grid_ces \
+            and resource.grid_ce.upper() != "ANY":
+        return False
+    if (resource.platforms and req.platforms and not _is_any(resource.platforms)
+            and not (resource.platforms & req.platforms)):
+        return False
+    job_types = resource.job_types if in_mask else frozenset({"Test"})
+    if job_types and req.job_types and not _is_any(job_types) and not (job_types & req.job_types):
+        return False
+    if offered is not None and not req.tags <= offered:
+        return False
+    return required <= req.tags
+
+
+def excluded(req: JobRequirements, exclusions: Exclusions) -> bool:
+    """True when a negative condition (running limit, matching delay) rules the queue out."""
+    if not exclusions:
+        return False
+    if req.job_types & exclusions.get("JobType", frozenset()):
+        return True
+    if req.owner in exclusions.get("Owner", ()):
+        return True
+    return req.owner_group in exclusions.get("OwnerGroup", ())

@@ -1,0 +1,159 @@
+"""Bulk status updates: DIRAC's protocol, with refusals kept visible.
+
+Each job gets a set of updates keyed by timezone-aware timestamps. They are
+applied in time order through the transition table; an update older than
+the job's latest recorded status is only recorded. A transition the table
+refuses leaves the job unchanged and is recorded in the history with
+``refused`` set (DIRAC silently logs ``(SM)`` and moves on). A Stalled job is
+treated as Running, so any update from a live job revives it. ``force``
+skips the table (administrators only: the caller checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+from sqlalchemy import Connection, func, select
+
+from dirac_core.db.tables.wms import job_history
+from dirac_core.errors import BulkResult, NotFound
+from dirac_core.model.clock import ensure_utc
+from dirac_core.model.job import FINAL_JOB_STATUSES, JOB_TRANSITIONS, JobStatus
+from dirac_core.wms.store import chunks, history_row, read_statuses
+
+__all__ = ["JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps"]
+
+_STATE_COLUMNS = ("minor_status", "application_status", "heartbeat_time", "start_exec_time",
+                  "end_exec_time", "last_update_time")
+
+
+@attrs.frozen(kw_only=True)
+class StatusUpdate:
+    """One reported change; None parts leave the current value."""
+
+    status: JobStatus | None = attrs.field(
+        default=None, converter=attrs.converters.optional(JobStatus))
+    minor_status: str | None = None
+    application_status: str | None = None
+    source: str = "Unknown"
+
+
+@attrs.frozen(kw_only=True)
+class JobState:
+    """A job's status and times after an update."""
+
+    status: JobStatus
+    minor_status: str
+    application_status: str
+    heartbeat_time: datetime | None
+    start_exec_time: datetime | None
+    end_exec_time: datetime | None
+    last_update_time: datetime
+
+
+@attrs.frozen
+class StatusChange:
+    """A job whose status changed: from, to, when, and who reported it."""
+
+    job_id: int
+    old: JobStatus
+    new: JobStatus
+    minor_status: str
+    when: datetime
+    source: str
+
+
+def check_timestamps(updates: Mapping[int, Mapping[datetime, StatusUpdate]]) -> None:
+    """Raise ``ValueError`` naming the job when a timestamp has no timezone."""
+    for job_id, by_time in updates.items():
+        for when in by_time:
+            try:
+                ensure_utc(when)
+            except (ValueError, TypeError):
+                raise ValueError(f"job {job_id}: status timestamp {when!r} must be timezone-aware") \
+                    from None
+
+
+def _last_logged(conn: Connection, job_ids: list[int]) -> dict[int, datetime]:
+    out: dict[int, datetime] = {}
+    for part in chunks(job_ids):
+        out.update(conn.execute(
+            select(job_history.c.job_id, func.max(job_history.c.status_time))
+            .where(job_history.c.job_id.in_(part)).group_by(job_history.c.job_id)).tuples())
+    return out
+
+
+def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, StatusUpdate]], *,
+                  force: bool, now: datetime
+                  ) -> tuple[BulkResult[int, JobState], list[StatusChange],
+                             list[dict[str, Any]], list[dict[str, Any]]]:
+    """Work out the new state of every job; return it with the changes, rows and history.
+
+    Nothing is written here: the caller writes the job rows and history
+    returned (third and fourth items) in its transaction.
+    """
+    check_timestamps(updates)
+    ids = sorted(updates)
+    current = read_statuses(conn, ids, *_STATE_COLUMNS)
+    logged = _last_logged(conn, ids)
+    result: BulkResult[int, JobState] = BulkResult()
+    changes: list[StatusChange] = []
+    rows: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for job_id in ids:
+        row = current.get(job_id)
+        if row is None:
+            result.add_failed(job_id, NotFound(f"job {job_id} does not exist", job_id=job_id))
+            continue
+        state = dict(row)
+        old = state["status"]
+        last = logged.get(job_id)
+        for when in sorted(updates[job_id], key=ensure_utc):
+            upd = updates[job_id][when]
+            at = ensure_utc(when)
+            if last is not None and at < last:
+                history.append(history_row(job_id, upd.status, upd.minor_status,
+                                           upd.application_status, at, upd.source))
+                continue
+            refused = _apply_one(state, upd, at, force)
+            history.append(history_row(job_id, upd.status, upd.minor_status,
+                                       upd.application_status, at, upd.source, refused))
+        state["last_update_time"] = now
+        rows.append(state)
+        if state["status"] is not old:
+            changes.append(StatusChange(job_id, old, state["status"], state["minor_status"],
+                                        now, _last_source(updates[job_id])))
+        result.add_ok(job_id, JobState(**{k: state[k] for k in ("status", *_STATE_COLUMNS)}))
+    return result, changes, rows, history
+
+
+def _apply_one(state: dict[str, Any], upd: StatusUpdate, at: datetime, force: bool) -> bool:
+    """Apply one update to ``state``; True when its status change was refused."""
+    status: JobStatus = state["status"]
+    if upd.status is not None and upd.status is not status:
+        seen_as = JobStatus.RUNNING if status is JobStatus.STALLED else status
+        allowed = (force or upd.status is seen_as or upd.status in JOB_TRANSITIONS[seen_as])
+        if not allowed:
+            return True
+        state["status"] = upd.status
+    if upd.minor_status is not None:
+        state["minor_status"] = upd.minor_status[:128]
+    if upd.application_status is not None:
+        state["application_status"] = upd.application_status[:255]
+    new = state["status"]
+    if new is JobStatus.RUNNING and state["start_exec_time"] is None:
+        state["start_exec_time"] = at
+    if new in FINAL_JOB_STATUSES and state["end_exec_time"] is None:
+        state["end_exec_time"] = at
+    if upd.source.startswith("Job") or upd.source == "Heartbeat":
+        state["heartbeat_time"] = at
+    return False
+
+
+def _last_source(by_time: Mapping[datetime, StatusUpdate]) -> str:
+    return by_time[max(by_time, key=ensure_utc)].source
+
+
