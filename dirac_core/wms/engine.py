@@ -256,7 +256,7 @@ class WorkloadManager:
         """The free parameters of a job."""
         with self.database.begin(read_only=True) as conn:
             return dict(conn.execute(select(job_parameters.c.name, job_parameters.c.value)
-                                     .where(job_parameters.c.job_id == job_id)).tuples().all())
+                                     .where(job_parameters.c.job_id == job_id)).all())
 
     # -- internals ----------------------------------------------------------
 

@@ -82,7 +82,7 @@ def _last_logged(conn: Connection, job_ids: list[int]) -> dict[int, datetime]:
     for part in chunks(job_ids):
         out.update(conn.execute(
             select(job_history.c.job_id, func.max(job_history.c.status_time))
-            .where(job_history.c.job_id.in_(part)).group_by(job_history.c.job_id)).tuples())
+            .where(job_history.c.job_id.in_(part)).group_by(job_history.c.job_id)).all())
     return out
 
 

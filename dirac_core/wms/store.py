@@ -89,7 +89,7 @@ def read_jdls(conn: Connection, job_ids: Iterable[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     for part in chunks(ids):
         out.update(conn.execute(select(job_jdls.c.job_id, job_jdls.c.jdl)
-                                .where(job_jdls.c.job_id.in_(part))).tuples())
+                                .where(job_jdls.c.job_id.in_(part))).all())
     return out
 
 
