@@ -19,8 +19,8 @@ from types import TracebackType
 import pluggy
 
 from dirac_core.config import Config, load_config
-from dirac_core.errors import NotFound
 from dirac_core.db import Database
+from dirac_core.errors import NotFound
 from dirac_core.model.clock import Clock, SystemClock
 from dirac_core.model.identity import Identity
 from dirac_core.plugins.manager import make_plugin_manager

@@ -7,12 +7,18 @@ owner, group or VO from user input such as a JDL.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 from attrs import validators as v
 
 __all__ = ["Identity"]
 
 _TEXT = v.and_(v.instance_of(str), v.min_len(1))
+
+
+def _properties(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
 
 
 @attrs.frozen(kw_only=True)
@@ -26,7 +32,7 @@ class Identity:
     user: str = attrs.field(validator=_TEXT)
     group: str = attrs.field(validator=_TEXT)
     vo: str = attrs.field(validator=_TEXT)
-    properties: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    properties: frozenset[str] = attrs.field(default=frozenset(), converter=_properties)
 
     def has(self, prop: str) -> bool:
         """True when the identity holds the property ``prop``."""

@@ -18,8 +18,14 @@ from dirac_core.db.tables.wms import heartbeats, job_commands
 from dirac_core.errors import BulkResult, InvalidTransition, NotFound
 from dirac_core.model.job import JOB_TRANSITIONS, JobStatus
 from dirac_core.wms.status_updates import StatusChange
-from dirac_core.wms.store import add_commands, chunks, history_row, insert_history, read_statuses, \
-    set_job_rows
+from dirac_core.wms.store import (
+    add_commands,
+    chunks,
+    history_row,
+    insert_history,
+    read_statuses,
+    set_job_rows,
+)
 from dirac_core.wms.taskqueues import dequeue
 
 __all__ = ["JobCommand", "heartbeat", "kill_or_delete", "reschedule"]
@@ -52,7 +58,10 @@ def heartbeat(conn: Connection, metrics: Mapping[int, Mapping[str, Any]], now: d
     ids = sorted(metrics)
     current = read_statuses(conn, ids, "start_exec_time")
     result: BulkResult[int, list[JobCommand]] = BulkResult()
-    rows, revived, history, beats = [], [], [], []
+    rows: list[dict[str, Any]] = []
+    revived: list[StatusChange] = []
+    history: list[dict[str, Any]] = []
+    beats: list[dict[str, Any]] = []
     for job_id in ids:
         row = current.get(job_id)
         if row is None:

@@ -34,10 +34,16 @@ from dirac_core.wms.control import JobCommand
 from dirac_core.wms.matcher import MatchedJob, Matcher
 from dirac_core.wms.resource import ResourceDescription
 from dirac_core.wms.status_updates import JobState, StatusChange, StatusUpdate, apply_updates
-from dirac_core.wms.store import add_commands, allocate_job_ids, chunks, insert_history, \
-    read_jdls, read_statuses, set_job_rows
-from dirac_core.wms.submission import JobInput, SubmittedJob, input_rows, prepare, \
-    resolve_replicas, rows_for
+from dirac_core.wms.store import (
+    add_commands,
+    allocate_job_ids,
+    chunks,
+    insert_history,
+    read_jdls,
+    read_statuses,
+    set_job_rows,
+)
+from dirac_core.wms.submission import JobInput, SubmittedJob, input_rows, prepare, resolve_replicas, rows_for
 from dirac_core.wms.taskqueues import dequeue, enqueue
 
 if TYPE_CHECKING:

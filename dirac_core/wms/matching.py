@@ -67,7 +67,7 @@ def tags_wanted(resource: ResourceDescription) -> tuple[frozenset[str] | None, f
     offered = resource.all_tags()
     if offered is not None and _is_any(offered):
         return None, frozenset()
-    required = frozenset()
+    required: frozenset[str] = frozenset()
     if resource.tags is not None and resource.required_tags and not _is_any(resource.required_tags):
         required = resource.required_tags
         missing = required - (offered or frozenset())
@@ -81,23 +81,21 @@ def queue_matches(req: JobRequirements, resource: ResourceDescription, owners: O
                   in_mask: bool, offered: frozenset[str] | None,
                   required: frozenset[str]) -> bool:
     """True when the queue's jobs may run on the resource."""
-    if not owners.allows(req) or req.cpu_time > resource.cpu_time:
-        return False
     site = resource.site
-    if req.sites and site not in req.sites or site in req.banned_sites:
-        return False
-    if resource.grid_ce and req.grid_ces and resource.grid_ce not in req.grid_ces \
-            and resource.grid_ce.upper() != "ANY":
-        return False
-    if (resource.platforms and req.platforms and not _is_any(resource.platforms)
-            and not (resource.platforms & req.platforms)):
-        return False
+    grid_ce = resource.grid_ce
     job_types = resource.job_types if in_mask else frozenset({"Test"})
-    if job_types and req.job_types and not _is_any(job_types) and not (job_types & req.job_types):
-        return False
-    if offered is not None and not req.tags <= offered:
-        return False
-    return required <= req.tags
+    refused = (
+        not owners.allows(req) or req.cpu_time > resource.cpu_time
+        or bool(req.sites and site not in req.sites) or site in req.banned_sites
+        or bool(grid_ce and req.grid_ces and grid_ce not in req.grid_ces
+                and grid_ce.upper() != "ANY")
+        or bool(resource.platforms and req.platforms and not _is_any(resource.platforms)
+                and not (resource.platforms & req.platforms))
+        or bool(job_types and req.job_types and not _is_any(job_types)
+                and not (job_types & req.job_types))
+        or (offered is not None and not req.tags <= offered)
+    )
+    return not refused and required <= req.tags
 
 
 def excluded(req: JobRequirements, exclusions: Exclusions) -> bool:

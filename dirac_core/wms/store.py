@@ -17,8 +17,17 @@ from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import counters, job_commands, job_history, job_jdls, jobs
 from dirac_core.model.job import JobStatus
 
-__all__ = ["CHUNK", "allocate_job_ids", "chunks", "history_row", "insert_history",
-           "add_commands", "read_jdls", "read_statuses", "set_job_rows"]
+__all__ = [
+    "CHUNK",
+    "add_commands",
+    "allocate_job_ids",
+    "chunks",
+    "history_row",
+    "insert_history",
+    "read_jdls",
+    "read_statuses",
+    "set_job_rows",
+]
 
 #: The largest ``IN (...)`` list sent at once.
 CHUNK = 500

@@ -8,8 +8,7 @@ from wms_helpers import who
 
 from dirac_core.db.tables.wms import task_queues
 from dirac_core.wms import WorkloadManager
-from dirac_core.wms.requirements import CPU_SEGMENTS, JobRequirements, cpu_segment, join_set, \
-    split_set
+from dirac_core.wms.requirements import CPU_SEGMENTS, JobRequirements, cpu_segment, join_set, split_set
 from dirac_core.wms.taskqueues import real_priority
 
 

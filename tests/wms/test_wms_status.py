@@ -80,7 +80,7 @@ def test_a_stalled_job_is_revived_by_a_running_update(wms: WorkloadManager,
 
 def test_naive_timestamp_and_unknown_job(wms: WorkloadManager, fake_clock: FakeClock) -> None:
     with pytest.raises(ValueError, match="timezone"):
-        wms.set_status({1: {datetime(2026, 1, 1): {"Status": "Running"}}})  # noqa: DTZ001
+        wms.set_status({1: {datetime(2026, 1, 1): {"Status": "Running"}}})
     result = wms.set_status({424242: {_at(fake_clock, 1): {"Status": "Running"}}})
     assert isinstance(result.failed[424242], NotFound)
 

@@ -64,7 +64,7 @@ def test_parametric_jdl_expands_with_job_ids_substituted(wms: WorkloadManager) -
 
 
 def test_parametric_over_the_limit_writes_nothing(wms: WorkloadManager) -> None:
-    with pytest.raises(JDLError, match="job 1.*51.*50"):
+    with pytest.raises(JDLError, match=r"job 1.*51.*50"):
         wms.submit(['[Executable = "a"]', '[Executable = "b"; Parameters = 51]'], who())
     assert _count(wms, jobs) == 0 and _count(wms, job_history) == 0
 
