@@ -14,14 +14,18 @@ PUBLIC = {
     ],
     "dirac_core.jdl": ["Bare", "ClassAd", "Job", "JobDescription", "Value", "dump", "from_classad", "parse"],
     "dirac_core.model": [
-        "FINAL_JOB_STATUSES", "JOB_TRANSITIONS", "PILOT_TRANSITIONS", "Clock", "FakeClock", "JobStatus",
-        "PilotStatus", "SystemClock", "TransitionTable",
+        "FINAL_JOB_STATUSES", "JOB_TRANSITIONS", "PILOT_TRANSITIONS", "Clock", "FakeClock", "Identity",
+        "JobStatus", "PilotStatus", "SystemClock", "TransitionTable",
         "check_transition", "ensure_utc", "make_table", "new_uuid", "reachable", "uuid_time",
     ],
     "dirac_core.plugins": [
         "DRIVER_GROUPS", "CEStatus", "Catalog", "ComputingElement", "FileEntry", "FileStat", "PluginGroup",
         "StorageProtocol", "available", "free_slots", "hookimpl", "hookspec", "import_backend",
         "load_driver", "make_plugin_manager",
+    ],
+    "dirac_core.wms": [
+        "JobCommand", "JobRequirements", "JobState", "MatchedJob", "ResourceDescription",
+        "StatusUpdate", "SubmittedJob", "WorkloadManager",
     ],
     "dirac_core.testing": ["FakeClock", "MemoryCatalog", "MemoryComputingElement", "MemoryStorage"],
 }

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dirac_core.checksums import adler32_file
+from dirac_core.cli.demo_wms import workload
 from dirac_core.config import load_config, load_dirac_cfg
 from dirac_core.db import all_metadata
 from dirac_core.errors import BulkFailures, ConfigError, InvalidTransition, JDLError, PluginNotFound
@@ -49,6 +50,7 @@ def run(console: Console, path: Path | None) -> None:
         _config_errors_and_import(console)
         _database(console, iw)
         _jdl(console)
+        workload(console, iw)
         _plugins(console)
         _pilots(console)
         _data(console, path)
