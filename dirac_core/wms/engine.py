@@ -63,10 +63,20 @@ class WorkloadManager:
         self.database = database
         self.config = config
         self.clock = clock
-        self.hooks = hooks
         self.catalog = catalog
         self._checks = CheckContext.from_config(config)
         self.matcher = Matcher(database=database, config=config, clock=clock, hooks=hooks, rng=rng)
+        self._hooks = hooks
+
+    @property
+    def hooks(self) -> pluggy.PluginManager:
+        """The hook manager (validation, state changes, match priorities)."""
+        return self._hooks
+
+    @hooks.setter
+    def hooks(self, hooks: pluggy.PluginManager) -> None:
+        self._hooks = hooks
+        self.matcher.hooks = hooks
 
     # -- submission ---------------------------------------------------------
 
@@ -86,6 +96,8 @@ class WorkloadManager:
                                    "(needs NormalUser)", user=identity.user, group=identity.group)
         policy = self.config.operations.policy(identity.vo)
         prepared = prepare(items, identity, limit=policy.max_parametric_jobs, hooks=self.hooks)
+        if not prepared:
+            return []
         replicas = resolve_replicas(self.catalog, prepared)
         ids = allocate_job_ids(self.database, len(prepared))
         now = self.clock.now()

@@ -186,7 +186,6 @@ def test_priority_hook_can_starve_a_queue(wms: WorkloadManager) -> None:
             return priority if job["Owner"] == "bob" else 0.0
 
     wms.hooks = make_plugin_manager([OnlyBob()])
-    wms.matcher._hooks = wms.hooks
     wms.submit(['[Executable = "a"]'] * 5, who("alice"))
     wms.submit(['[Executable = "b"]'] * 5, who("bob"))
     owners = {wms.match(resource(), PILOT).owner for _ in range(5)}  # type: ignore[union-attr]

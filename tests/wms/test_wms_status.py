@@ -181,3 +181,9 @@ def test_parameters_round_trip(wms: WorkloadManager) -> None:
     assert wms.get_parameters(job.job_id) == {"HostName": "wn1", "CPU": "4"}
     with pytest.raises(NotFound):
         wms.set_parameters(77777, {"a": 1})
+
+
+def test_heartbeat_of_an_unknown_job_fails_that_item(wms: WorkloadManager) -> None:
+    [job] = _running(wms)
+    result = wms.heartbeat({job: {}, 31337: {}})
+    assert result.ok == {job: []} and isinstance(result.failed[31337], NotFound)

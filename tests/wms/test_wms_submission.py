@@ -167,3 +167,10 @@ def test_state_change_hook_sees_submitted_jobs(wms: WorkloadManager) -> None:
     wms.hooks = make_plugin_manager([Recorder()])
     out = wms.submit(['[Executable = "a"]', '[Executable = "b"]'], who())
     assert seen == [([j.job_id for j in out], "Waiting")]
+
+
+def test_empty_submission_and_wrong_types(wms: WorkloadManager) -> None:
+    assert wms.submit([], who()) == []
+    with pytest.raises(TypeError, match="job 0"):
+        wms.submit([42], who())  # type: ignore[list-item]
+    assert _count(wms, jobs) == 0
