@@ -109,7 +109,12 @@ class _Mapper:
                for name, se in _sections(res.get("StorageElements", {})).items()}
         catalogs = {name: self.catalog(c, f"/Resources/FileCatalogs/{name}", name)
                     for name, c in _sections(res.get("FileCatalogs", {})).items()}
-        return {"sites": sites, "storage_elements": ses, "catalogs": catalogs}
+        out: Section = {"sites": sites, "storage_elements": ses, "catalogs": catalogs}
+        compat = res.get("Computing", {}).get("OSCompatibility", {})
+        if compat:
+            out["os_compatibility"] = {platform: _split(oses) for platform, oses in compat.items()
+                                       if not isinstance(oses, dict)}
+        return out
 
     def site(self, site: Section, path: str) -> Section:
         ces = site.get("CEs", {})
@@ -313,6 +318,14 @@ class _Mapper:
                 out[field] = self.num(desc, key, f"{path}/JobDescription")
         if "DefaultPlatform" in desc:
             out["default_platform"] = desc["DefaultPlatform"]
+        if "AllowedJobTypes" in desc:
+            out["allowed_job_types"] = _split(desc["AllowedJobTypes"])
+        if "MaxRescheduling" in sec.get("JobScheduling", {}):
+            out["max_rescheduling"] = self.num(sched, "MaxRescheduling", f"{path}/JobScheduling")
+        if "RescheduleDelays" in sched:
+            delays = [self.num({"d": d}, "d", f"{path}/JobScheduling/RescheduleDelays")
+                      for d in _split(sched["RescheduleDelays"])]
+            out["reschedule_delays"] = delays
         return out
 
 

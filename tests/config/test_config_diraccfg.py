@@ -172,3 +172,50 @@ def test_group_with_unknown_user_is_reported() -> None:
 def test_missing_cfg_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_dirac_cfg(tmp_path / "no.cfg")
+
+
+def test_wms_keys_are_imported(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "wms.cfg"
+    cfg_file.write_text("""
+Registry
+{
+  VO
+  {
+    demo
+    {
+    }
+  }
+}
+Resources
+{
+  Computing
+  {
+    OSCompatibility
+    {
+      el9 = el9, el8
+      el8 = el8
+    }
+  }
+}
+Operations
+{
+  Defaults
+  {
+    JobScheduling
+    {
+      MaxRescheduling = 5
+      RescheduleDelays = 10, 20
+    }
+    JobDescription
+    {
+      AllowedJobTypes = User, MCSimulation
+    }
+  }
+}
+""")
+    cfg = load_dirac_cfg(cfg_file)
+    assert cfg.resources.os_compatibility == {"el9": {"el9", "el8"}, "el8": {"el8"}}
+    assert cfg.resources.compatible_platforms("el8") == {"el8", "el9"}
+    policy = cfg.operations.defaults
+    assert (policy.max_rescheduling, policy.reschedule_delays) == (5, (10, 20))
+    assert policy.allowed_job_types == {"User", "MCSimulation"}
