@@ -3,7 +3,8 @@
 :func:`from_classad` turns a parsed JDL into a :class:`JobDescription`,
 reporting every invalid attribute at once in one :class:`JDLError`
 (``problems`` lists ``(attribute, why)``); :meth:`JobDescription.to_classad`
-writes it back. Attributes we do not model are kept in ``extra`` untouched.
+writes it back. :meth:`JobDescription.from_jdl` and :meth:`JobDescription.to_jdl`
+do the same from and to JDL text. Attributes we do not model are kept in ``extra`` untouched.
 Owner, group and VO are never read from here: they come from the caller's
 identity at submission.
 """
@@ -11,12 +12,13 @@ identity at submission.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import product, repeat
 from typing import Any
 
 import attrs
 
 from dirac_core.errors import JDLError
-from dirac_core.jdl.syntax import Bare, ClassAd, Value
+from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, parse
 
 __all__ = ["CPU_TIME_RANGE", "PRIORITY_RANGE", "PROCESSOR_RANGE", "JobDescription", "from_classad"]
 
@@ -58,6 +60,21 @@ class JobDescription:
     execution_environment: tuple[str, ...] = ()
     extra: dict[str, Value] = attrs.field(factory=dict)
 
+    @classmethod
+    def from_jdl(cls, text: str) -> JobDescription:
+        """Parse and validate JDL text: :func:`~dirac_core.jdl.syntax.parse`, then :func:`from_classad`.
+
+        Raises :class:`JDLError`: with ``line`` and ``column`` for a syntax error, with
+        ``problems`` for invalid attributes. A parametric description reads as one job, its
+        ``Parameters*`` attributes kept in ``extra``; :func:`~dirac_core.jdl.parametric.expand`
+        gives its jobs.
+        """
+        return from_classad(parse(text))
+
+    def to_jdl(self) -> str:
+        """The description as JDL text; ``JobDescription.from_jdl(d.to_jdl()) == d``."""
+        return dump(self.to_classad())
+
     def to_classad(self) -> ClassAd:
         """The description as a ClassAd (defaults written out, ``extra`` appended)."""
         ad: ClassAd = {"Executable": self.executable}
@@ -87,27 +104,50 @@ class JobDescription:
         return ad
 
 
+# The converters run for every attribute of every submitted job, so each tries the common case first
+# with C-level operations (map, filter, ``in``) before the general, per-item path.
+
+_TEXTUAL = (str, Bare, int, float)
+_WORDS = (str, Bare)
+
+
 def _text(value: Value) -> str:
-    if isinstance(value, str | Bare | int | float) and not isinstance(value, bool):
+    if type(value) is str:
+        return value.strip()
+    if type(value) is Bare:
+        return value.text.strip()
+    if isinstance(value, _TEXTUAL) and not isinstance(value, bool):
         return str(value).strip()
     raise ValueError(f"expected a string, got {_shown(value)}")
 
 
 def _list(value: Value) -> tuple[str, ...]:
     if isinstance(value, list):
-        return tuple(t for t in (_text(v) for v in value) if t)
+        if value and type(value[0]) is str:
+            try:
+                items = tuple(map(str.strip, value))  # type: ignore[arg-type]  # TypeError unless all str
+            except TypeError:  # a list of strings mixed with other values
+                items = tuple(map(_text, value))
+        else:
+            items = tuple(map(_text, value))
+        return tuple(filter(None, items)) if "" in items else items
     # DIRAC's habit: a scalar string is a comma-separated list
-    return tuple(t for t in (p.strip() for p in _text(value).split(",")) if t)
+    text = _text(value)
+    if "," not in text:
+        return (text,) if text else ()
+    return tuple(filter(None, map(str.strip, text.split(","))))
 
 
 def _int(value: Value) -> int:
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         raise ValueError(f"expected an integer, got {_shown(value)}")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str | Bare) and str(value).strip().lstrip("+-").isdigit():
+    if isinstance(value, _WORDS) and str(value).strip().lstrip("+-").isdigit():
         return int(str(value))
     raise ValueError(f"expected an integer, got {_shown(value)}")
 
@@ -115,7 +155,7 @@ def _int(value: Value) -> int:
 def _bool(value: Value) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower() if isinstance(value, str | Bare | int) else None
+    text = str(value).strip().lower() if isinstance(value, (*_WORDS, int)) else None
     if text in ("yes", "true", "1", "y"):
         return True
     if text in ("no", "false", "0", "n", ""):
@@ -129,7 +169,7 @@ def _shown(value: Value) -> str:
 
 def _in_range(low: int, high: int) -> Callable[[Value], int]:
     def check(value: Value) -> int:
-        number = _int(value)
+        number = value if type(value) is int else _int(value)
         if not low <= number <= high:
             raise ValueError(f"must be between {low} and {high}, got {number}")
         return number
@@ -137,8 +177,11 @@ def _in_range(low: int, high: int) -> Callable[[Value], int]:
 
 
 def _lfns(value: Value) -> tuple[str, ...]:
+    items = _list(value)
+    if all(map(str.startswith, items, repeat("LFN:/"))) and "//" not in "\n".join(items):
+        return items  # already LFN:/vo/path, as machine-written JDL has them
     out = []
-    for item in _list(value):
+    for item in items:
         lfn = f"LFN:{item}" if item.startswith("/") else item
         if not lfn.startswith("LFN:/") or "//" in lfn[4:]:
             raise ValueError(f"{item!r} is not an LFN (LFN:/vo/path, no '//')")
@@ -146,8 +189,19 @@ def _lfns(value: Value) -> tuple[str, ...]:
     return tuple(out)
 
 
+# every spelling whose upper() is "ANY" (no other Unicode character upper-cases to A, N or Y alone)
+_ANY = frozenset(map("".join, product("aA", "nN", "yY")))
+
+
 def _sites(value: Value) -> tuple[str, ...]:
-    return tuple(s for s in _list(value) if s.upper() != "ANY")
+    items = _list(value)
+    if _ANY.isdisjoint(items):
+        return items
+    return tuple(s for s in items if s.upper() != "ANY")
+
+
+def _tags(value: Value) -> frozenset[str]:
+    return frozenset(_list(value))
 
 
 # attribute -> (field, converter); legacy spellings map to the same field
@@ -160,8 +214,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Value], Any]]] = {
     "OutputPath": ("output_path", lambda v: _text(v).lstrip("/")),
     "Site": ("sites", _sites), "BannedSites": ("banned_sites", _list), "BannedSite": ("banned_sites", _list),
     "GridCE": ("grid_ces", _list), "GridRequiredCEs": ("grid_ces", _list),
-    "Platform": ("platforms", _list), "Tags": ("tags", lambda v: frozenset(_list(v))),
-    "Tag": ("tags", lambda v: frozenset(_list(v))),
+    "Platform": ("platforms", _list), "Tags": ("tags", _tags), "Tag": ("tags", _tags),
     "WholeNode": ("whole_node", _bool), "MaxRAM": ("max_ram_gb", _in_range(1, 1 << 20)),
     "CPUTime": ("cpu_time", _in_range(*CPU_TIME_RANGE)), "Priority": ("priority", _in_range(*PRIORITY_RANGE)),
     "JobType": ("job_type", _text), "JobGroup": ("job_group", _text), "JobName": ("job_name", _text),
@@ -170,6 +223,10 @@ _FIELDS: dict[str, tuple[str, Callable[[Value], Any]]] = {
 }
 _PROCESSORS = ("NumberOfProcessors", "MinNumberOfProcessors", "MaxNumberOfProcessors")
 _IDENTITY = ("Owner", "OwnerGroup", "VirtualOrganization")
+_NOT_EXTRA = frozenset(_PROCESSORS + _IDENTITY)
+_NO_PROCESSORS = frozenset(_PROCESSORS)
+_processor_count = _in_range(*PROCESSOR_RANGE)
+_ONE_PROCESSOR: dict[str, Any] = {"min_processors": 1, "max_processors": 1}
 
 
 def from_classad(ad: ClassAd) -> JobDescription:
@@ -182,13 +239,13 @@ def from_classad(ad: ClassAd) -> JobDescription:
     extra: dict[str, Value] = {}
     problems: list[tuple[str, str]] = []
     for name, value in ad.items():
-        if name in _FIELDS:
-            field, convert = _FIELDS[name]
+        entry = _FIELDS.get(name)
+        if entry is not None:
             try:
-                values[field] = convert(value)
+                values[entry[0]] = entry[1](value)
             except ValueError as exc:
                 problems.append((name, str(exc)))
-        elif name not in _PROCESSORS and name not in _IDENTITY:
+        elif name not in _NOT_EXTRA:
             extra[name] = value
     if not values.get("executable"):
         problems.append(("Executable", "is mandatory and must not be empty"))
@@ -203,8 +260,9 @@ def from_classad(ad: ClassAd) -> JobDescription:
 
 
 def _processors(ad: ClassAd) -> dict[str, Any]:
-    get = {n: _in_range(*PROCESSOR_RANGE)(ad[n]) for n in ("NumberOfProcessors", "MinNumberOfProcessors")
-           if n in ad}
+    if ad.keys().isdisjoint(_NO_PROCESSORS):
+        return _ONE_PROCESSOR
+    get = {n: _processor_count(ad[n]) for n in ("NumberOfProcessors", "MinNumberOfProcessors") if n in ad}
     exact = get.get("NumberOfProcessors")
     raw_max = ad.get("MaxNumberOfProcessors")
     if exact is not None:
@@ -216,7 +274,7 @@ def _processors(ad: ClassAd) -> dict[str, Any]:
     if high == -1:
         high = None  # unbounded
     elif high is not None:
-        high = _in_range(*PROCESSOR_RANGE)(high)
+        high = _processor_count(high)
         if high < low:
             raise ValueError(f"MaxNumberOfProcessors {high} is less than MinNumberOfProcessors {low}")
     return {"min_processors": low, "max_processors": high}

@@ -13,6 +13,11 @@ end of the line, or between ``/*`` and ``*/``. A bare word (``JobName = Name;``,
 as DIRAC's Job API writes scalars) is kept as a :class:`Bare` value so that it
 round-trips unchanged. Errors raise :class:`~dirac_core.errors.JDLError` with
 1-based ``line`` and ``column``.
+
+:func:`parse` tries the fast path of :mod:`~dirac_core.jdl.flat` first (flat
+machine-written text), which gives the same result or steps aside for the careful
+parser here. :func:`dump_value` and :func:`read_scalar` write one value and read
+one word, for the parametric expansion.
 """
 
 from __future__ import annotations
@@ -20,29 +25,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from typing import Union
-
-from attrs import frozen
+from typing import NamedTuple
 
 from dirac_core.errors import JDLError
+from dirac_core.jdl.flat import parse_flat
+from dirac_core.jdl.values import Bare, ClassAd, Value, number, word_value
 
-__all__ = ["Bare", "ClassAd", "Value", "dump", "parse"]
-
-
-@frozen
-class Bare:
-    """An unquoted word (``Name``, ``LCG.CERN.ch``, ``other.Requirements``)."""
-
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
-
-
-#: A JDL value; a recursive alias, so written with Union (a forward reference in ``|`` fails at run time).
-Value = Union[str, int, float, bool, Bare, list["Value"], "ClassAd"]
-#: A parsed ClassAd: attribute names to values, in the order written.
-ClassAd = dict[str, Value]
+__all__ = ["Bare", "ClassAd", "Value", "dump", "dump_value", "parse", "read_scalar"]
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+)
@@ -53,12 +42,14 @@ _TOKEN = re.compile(r"""
   | (?P<punct>[\[\]{}=;,])
   | (?P<word>[^\s\[\]{}=;,"]+)
 """, re.VERBOSE | re.DOTALL)
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")  # used with fullmatch
+# names checked once by dump(): real descriptions use a few dozen; the bound keeps odd callers in check
+_VALID_NAMES: set[str] = set()
+_MAX_VALID_NAMES = 4096
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 
 
-@frozen
-class _Tok:
+class _Tok(NamedTuple):
     kind: str
     text: str
     line: int
@@ -130,7 +121,7 @@ class _Parser:
             if (closing is not None and tok.text == closing and tok.kind == "punct") or tok.kind == "end":
                 return ad
             name_tok = self.take()
-            if name_tok.kind != "word" or not _NAME.match(name_tok.text):
+            if name_tok.kind != "word" or not _NAME.fullmatch(name_tok.text):
                 raise self.fail(name_tok, "expected an attribute name")
             if name_tok.text in ad:
                 raise JDLError(f"attribute {name_tok.text!r} is given twice "
@@ -154,12 +145,9 @@ class _Parser:
         if tok.kind == "string":
             return _unquote(tok)
         if tok.kind == "number":
-            return float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+            return number(tok.text)
         if tok.kind == "word":
-            lowered = tok.text.lower()
-            if lowered in ("true", "false"):
-                return lowered == "true"
-            return Bare(tok.text)
+            return word_value(tok.text)
         raise self.fail(tok, "expected a value")
 
     def list(self) -> list[Value]:
@@ -202,6 +190,9 @@ def parse(text: str) -> ClassAd:
     Raises :class:`JDLError` with ``line`` and ``column`` for any syntax error,
     a duplicated attribute, or an empty description.
     """
+    flat = parse_flat(text)
+    if flat is not None:
+        return flat
     ad = _Parser(text).document()
     if not ad:
         raise JDLError("the job description has no attributes", line=1, column=1)
@@ -209,11 +200,25 @@ def parse(text: str) -> ClassAd:
 
 
 def _quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{escaped}"'
+    if "\\" in text or '"' in text or "\n" in text or "\t" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{text}"'
 
 
 def _dump_value(value: Value, indent: int) -> str:
+    # exact types first: the common cases, without the isinstance chain
+    if type(value) is str:
+        return _quote(value)
+    if type(value) is list:
+        return _dump_list(value, indent)
+    if type(value) is int:
+        return repr(value)
+    if type(value) is Bare:
+        return value.text
+    return _dump_other(value, indent)
+
+
+def _dump_other(value: Value, indent: int) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and not math.isfinite(value):
@@ -225,21 +230,68 @@ def _dump_value(value: Value, indent: int) -> str:
     if isinstance(value, str):
         return _quote(value)
     if isinstance(value, list):
-        return "{ " + ", ".join(_dump_value(v, indent) for v in value) + " }" if value else "{}"
+        return _dump_list(value, indent)
     if isinstance(value, dict):
         return _dump_ad(value, indent + 1)
     raise TypeError(f"cannot write {type(value).__name__} as JDL")
 
 
+def _dump_list(items: list[Value], indent: int) -> str:
+    if not items:
+        return "{}"
+    if type(items[0]) is str:  # most lists hold strings only: one join checks them all
+        try:
+            joined = "\0".join(items)  # type: ignore[arg-type]  # TypeError unless every item is a str
+        except TypeError:
+            pass
+        else:
+            if "\\" in joined or '"' in joined or "\n" in joined or "\t" in joined:
+                return "{ " + ", ".join([_quote(v) for v in items]) + " }"  # type: ignore[arg-type]
+            return '{ "' + '", "'.join(items) + '" }'  # type: ignore[arg-type]
+    return "{ " + ", ".join([_dump_value(v, indent) for v in items]) + " }"
+
+
 def _dump_ad(ad: ClassAd, indent: int) -> str:
+    if not ad:
+        return "[\n\n" + "    " * indent + "]"
     pad = "    " * (indent + 1)
-    lines = [f"{pad}{name} = {_dump_value(value, indent)};" for name, value in ad.items()]
-    return "[\n" + "\n".join(lines) + "\n" + "    " * indent + "]"
+    lines = [f"{pad}{name} = {_dump_value(value, indent)};\n" for name, value in ad.items()]
+    return "[\n" + "".join(lines) + "    " * indent + "]"
+
+
+def dump_value(value: Value) -> str:
+    """Write one value as JDL text (a nested ad spans several lines).
+
+    Raises :class:`JDLError` for a non-finite float and ``TypeError`` for a
+    Python object that is not a JDL value.
+    """
+    return _dump_value(value, 0)
+
+
+def read_scalar(text: str) -> Value:
+    """Read ``text`` as one unquoted JDL token, as a parser would after text substitution.
+
+    A number gives an int or float, ``true``/``false`` a bool, any other single
+    word a :class:`Bare`; text that is not exactly one such token (spaces,
+    quotes, ``;``, a comment ...) is returned as the string itself, so that
+    writing the result never gives JDL that reads back differently.
+    """
+    m = _TOKEN.match(text)
+    if m is None or m.end() != len(text):
+        return text
+    if m.lastgroup == "number":
+        return number(text)
+    if m.lastgroup == "word":
+        return word_value(text)
+    return text
 
 
 def dump(ad: ClassAd) -> str:
     """Write ``ad`` as JDL text; ``parse(dump(ad)) == ad`` for every parsed ad."""
-    for name in ad:
-        if not _NAME.match(name):
-            raise JDLError(f"invalid attribute name {name!r}", line=0, column=0, attribute=name)
+    if not ad.keys() <= _VALID_NAMES:
+        for name in ad:
+            if not _NAME.fullmatch(name):
+                raise JDLError(f"invalid attribute name {name!r}", line=0, column=0, attribute=name)
+            if len(_VALID_NAMES) < _MAX_VALID_NAMES:
+                _VALID_NAMES.add(name)
     return _dump_ad(ad, 0) + "\n"
