@@ -12,7 +12,10 @@ PUBLIC = {
         "BulkResult", "Clock", "Config", "Database", "DiracError", "FakeClock", "Interware",
         "SystemClock", "__version__", "load_config", "load_dirac_cfg",
     ],
-    "dirac_core.jdl": ["Bare", "ClassAd", "Job", "JobDescription", "Value", "dump", "from_classad", "parse"],
+    "dirac_core.jdl": [
+        "Bare", "ClassAd", "Job", "JobDescription", "Value", "dump", "dumps", "expand", "from_classad",
+        "loads", "parameter_count", "parse", "substitute_job_id",
+    ],
     "dirac_core.model": [
         "FINAL_JOB_STATUSES", "JOB_TRANSITIONS", "PILOT_TRANSITIONS", "Clock", "FakeClock", "Identity",
         "JobStatus", "PilotStatus", "SystemClock", "TransitionTable",

@@ -33,6 +33,9 @@ from dirac_core.wms.checks import CheckContext, run_checks
 from dirac_core.wms.control import JobCommand
 from dirac_core.wms.matcher import MatchedJob, Matcher
 from dirac_core.wms.resource import ResourceDescription
+from dirac_core.wms.search import Filter, SearchPage, Sort, parse_search, parse_sort
+from dirac_core.wms.search import search as search_jobs
+from dirac_core.wms.search import summary as summarize_jobs
 from dirac_core.wms.status_updates import JobState, StatusChange, StatusUpdate, apply_updates
 from dirac_core.wms.store import (
     add_commands,
@@ -226,6 +229,30 @@ class WorkloadManager:
         self.notify(changes)
         return sum(1 for c in changes if c.new is not JobStatus.CHECKING)
 
+    # -- search -------------------------------------------------------------
+
+    def search(self, parameters: Sequence[str] | None = None,
+               search: Sequence[Filter | Mapping[str, Any]] = (), *,
+               sort: Sequence[Sort | Mapping[str, Any]] = (), page: int = 1, per_page: int = 100,
+               distinct: bool = False, owner: str | None = None,
+               after_job_id: int | None = None) -> SearchPage:
+        """One page of jobs, DiracX's search semantics (see :func:`dirac_core.wms.search.search`).
+
+        Filters and sort keys may be given as typed objects or as DiracX's JSON
+        dicts (``{"parameter": "Status", "operator": "eq", "value": "Done"}``).
+        Raises ``InvalidQuery`` for an unknown column, operator or bad value.
+        """
+        with self.database.begin(read_only=True) as conn:
+            return search_jobs(conn, parameters, _filters(search), sort=_sorts(sort), page=page,
+                               per_page=per_page, distinct=distinct, owner=owner,
+                               after_job_id=after_job_id)
+
+    def summary(self, grouping: Sequence[str], search: Sequence[Filter | Mapping[str, Any]] = (),
+                *, owner: str | None = None) -> list[dict[str, Any]]:
+        """Job counts per value of the ``grouping`` columns (``[{..., "count": n}]``)."""
+        with self.database.begin(read_only=True) as conn:
+            return summarize_jobs(conn, grouping, _filters(search), owner=owner)
+
     # -- reading ------------------------------------------------------------
 
     def get_jobs(self, job_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -373,6 +400,14 @@ def _hist(job_id: int, status: JobStatus, minor: str, app: str | None,
           now: datetime) -> dict[str, Any]:
     return {"job_id": job_id, "status": status, "minor_status": minor, "application_status": app,
             "status_time": now, "source": "JobChecks", "refused": False}
+
+
+def _filters(items: Sequence[Filter | Mapping[str, Any]]) -> list[Filter]:
+    return [item if not isinstance(item, Mapping) else parse_search([item])[0] for item in items]
+
+
+def _sorts(items: Sequence[Sort | Mapping[str, Any]]) -> list[Sort]:
+    return [item if isinstance(item, Sort) else parse_sort([item])[0] for item in items]
 
 
 def _update(data: Mapping[str, Any]) -> StatusUpdate:
