@@ -39,7 +39,7 @@ from dirac_core.wms.matching import excluded, owner_filter, queue_matches, tags_
 from dirac_core.wms.requirements import JobRequirements
 from dirac_core.wms.resource import ResourceDescription
 
-__all__ = ["MatchedJob", "Matcher", "QueueIndex"]
+__all__ = ["MatchedJob", "Matcher", "QueueIndex", "Queues"]
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +58,48 @@ class MatchedJob:
     task_queue: int
 
 
+class Queues(dict[int, tuple[JobRequirements, float]]):
+    """Queue id -> (definition, priority), as loaded at once.
+
+    ``version`` changes only when a queue appears or a queue's definition
+    changes, not with priorities or queues going away: what a resource may
+    take from is worked out again only then (it costs a test of every queue
+    for every distinct resource).
+    """
+
+    version = 0
+
+
 class QueueIndex:
     """The definitions and priorities of the task queues that hold jobs, cached per process."""
 
     def __init__(self, database: Database, clock: Clock, *, ttl: timedelta) -> None:
         self._database = database
-        self._cache: SingleFlight[dict[int, tuple[JobRequirements, float]]] = SingleFlight(
-            self._load, ttl=ttl, clock=clock)
+        self._cache: SingleFlight[Queues] = SingleFlight(self._load, ttl=ttl, clock=clock)
         self._empty: set[int] = set()
         self._lock = threading.Lock()
+        self._last: Queues | None = None
         self.generation = 0
 
-    def _load(self) -> dict[int, tuple[JobRequirements, float]]:
+    def _load(self) -> Queues:
         has_jobs = select(tq_jobs.c.job_id).where(tq_jobs.c.tq_id == task_queues.c.tq_id).exists()
         with self._database.begin(read_only=True) as conn:
             rows = conn.execute(select(task_queues).where(has_jobs)).mappings().all()
-        queues = {row["tq_id"]: (JobRequirements.from_row(row), float(row["priority"]))
-                  for row in rows}
+        queues = Queues((row["tq_id"], (JobRequirements.from_row(row), float(row["priority"])))
+                        for row in rows)
+        last = self._last  # loads never overlap (SingleFlight)
+        if last is None:
+            queues.version = 1
+        else:
+            known = all(tq in last and last[tq][0] == req for tq, (req, _) in queues.items())
+            queues.version = last.version if known else last.version + 1
+        self._last = queues
         with self._lock:
             self._empty = set()
             self.generation += 1
         return queues
 
-    def queues(self) -> dict[int, tuple[JobRequirements, float]]:
+    def queues(self) -> Queues:
         """Queue id -> (definition, priority), refreshed when stale."""
         return self._cache.get()
 
@@ -107,25 +126,41 @@ class Matcher:
         self._database = database
         self._config = config
         self._clock = clock
-        self._hooks = hooks
+        self.hooks = hooks
         self._rng = rng or random.Random()
         self.index = QueueIndex(database, clock, ttl=index_ttl)
         self._eligible: dict[tuple[Any, ...], tuple[int, list[int]]] = {}
         self._limiters: dict[str, Limiter] = {}
         self._lock = threading.Lock()
         self._skip_locked = database.supports_skip_locked
-        pick = (select(tq_jobs.c.job_id).where(tq_jobs.c.tq_id == bindparam("b_tq"))
+        # Round trips bound the match rate on a server: the JDL comes with the claim, and
+        # where DELETE and UPDATE have RETURNING (PostgreSQL, SQLite) the pick is folded
+        # into the DELETE. Which form is used is decided on the first claim, when the
+        # dialect has seen the server.
+        self._returning: bool | None = None
+        best = (select(tq_jobs.c.job_id).where(tq_jobs.c.tq_id == bindparam("b_tq"))
+                .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
+        if self._skip_locked:
+            best = best.with_for_update(skip_locked=True)
+        jdl_of = select(job_jdls.c.jdl).where(job_jdls.c.job_id == tq_jobs.c.job_id)
+        pick = (select(tq_jobs.c.job_id, jdl_of.scalar_subquery())
+                .where(tq_jobs.c.tq_id == bindparam("b_tq"))
                 .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
         self._pick = pick.with_for_update(skip_locked=True) if self._skip_locked else pick
         self._claim = delete(tq_jobs).where(tq_jobs.c.job_id == bindparam("b_job"))
+        self._take = (delete(tq_jobs).where(tq_jobs.c.job_id == best.scalar_subquery())
+                      .returning(tq_jobs.c.job_id))
         self._set_matched = (update(jobs).where(jobs.c.job_id == bindparam("b_job"),
                                                 jobs.c.status == JobStatus.WAITING)
                              .values(status=JobStatus.MATCHED, minor_status="Assigned",
                                      application_status="Unknown", site=bindparam("b_site"),
                                      last_update_time=bindparam("b_now")))
+        # the JDL by the bound id, not correlated: SQLite's RETURNING names columns
+        # unqualified, and a correlated ``job_id = job_id`` would match every JDL
+        self._set_matched_jdl = self._set_matched.returning(
+            select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job")).scalar_subquery())
         self._history = insert(job_history)
         self._pilot = insert(job_to_pilot)
-        self._jdl = select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job"))
 
     # -- public -----------------------------------------------------------
 
@@ -164,12 +199,12 @@ class Matcher:
 
     # -- selection ----------------------------------------------------------
 
-    def _eligible_queues(self, key: tuple[Any, ...], queues: dict[int, tuple[JobRequirements, float]],
+    def _eligible_queues(self, key: tuple[Any, ...], queues: Queues,
                          resource: ResourceDescription, owners: Any, in_mask: bool,
                          offered: frozenset[str] | None, required: frozenset[str]) -> list[int]:
-        generation = self.index.generation
+        version = queues.version
         cached = self._eligible.get(key)
-        if cached is not None and cached[0] == generation:
+        if cached is not None and cached[0] == version:
             return cached[1]
         found = [tq for tq, (req, _) in queues.items()
                  if queue_matches(req, resource, owners, in_mask=in_mask, offered=offered,
@@ -177,7 +212,7 @@ class Matcher:
         with self._lock:
             if len(self._eligible) > 10_000:
                 self._eligible.clear()
-            self._eligible[key] = (generation, found)
+            self._eligible[key] = (version, found)
         return found
 
     def _choose(self, candidates: Sequence[int], queues: dict[int, tuple[JobRequirements, float]],
@@ -185,7 +220,7 @@ class Matcher:
         if len(candidates) == 1:
             return candidates[0]
         weights = [queues[tq][1] for tq in candidates]
-        if self._hooks.hook.dirac_match_priority.get_hookimpls():
+        if self.hooks.hook.dirac_match_priority.get_hookimpls():
             weights = [self._adjusted(queues[tq][0], resource, w) for tq, w in zip(candidates, weights)]
         cumulative = list(itertools.accumulate(max(w, 0.0) for w in weights))
         total = cumulative[-1]
@@ -198,7 +233,7 @@ class Matcher:
         job = {"Owner": req.owner, "OwnerGroup": req.owner_group, "VO": req.vo,
                "CPUTime": req.cpu_time, "Sites": sorted(req.sites), "Tags": sorted(req.tags),
                "JobTypes": sorted(req.job_types)}
-        answer = self._hooks.hook.dirac_match_priority(job=job, resource=attrs.asdict(resource),
+        answer = self.hooks.hook.dirac_match_priority(job=job, resource=attrs.asdict(resource),
                                                        priority=weight)
         return weight if answer is None else float(answer)
 
@@ -208,22 +243,36 @@ class Matcher:
                     resource: ResourceDescription) -> MatchedJob | None:
         now = self._clock.now()
         with self._database.begin() as conn:
+            if self._returning is None:
+                self._returning = conn.dialect.delete_returning and conn.dialect.update_returning
             for _ in range(3):
-                job_id = conn.execute(self._pick, {"b_tq": tq_id}).scalar()
-                if job_id is None:
-                    return None
-                if conn.execute(self._claim, {"b_job": job_id}).rowcount != 1:
-                    continue  # taken meanwhile (no SKIP LOCKED on this backend)
-                if conn.execute(self._set_matched, {"b_job": job_id, "b_site": resource.site,
-                                                    "b_now": now}).rowcount != 1:
+                params = {"b_site": resource.site, "b_now": now}
+                if self._returning:
+                    # one statement picks and deletes (SKIP LOCKED in the subquery on PostgreSQL)
+                    job_id = conn.execute(self._take, {"b_tq": tq_id}).scalar()
+                    if job_id is None:
+                        return None
+                    params["b_job"] = job_id
+                    row = conn.execute(self._set_matched_jdl, params).first()
+                    matched, jdl = row is not None, row[0] if row is not None else ""
+                else:
+                    picked = conn.execute(self._pick, {"b_tq": tq_id}).first()
+                    if picked is None:
+                        return None
+                    job_id, jdl = picked
+                    if conn.execute(self._claim, {"b_job": job_id}).rowcount != 1:
+                        continue  # taken meanwhile (no SKIP LOCKED on this backend)
+                    params["b_job"] = job_id
+                    matched = conn.execute(self._set_matched, params).rowcount == 1
+                if not matched:
                     log.warning("job %s was in task queue %s but not Waiting; dropped from it",
                                 job_id, tq_id)
                     continue
-                return self._record(conn, job_id, tq_id, req, resource, now)
+                return self._record(conn, job_id, tq_id, req, resource, now, jdl=jdl)
         return None
 
     def _record(self, conn: Connection, job_id: int, tq_id: int, req: JobRequirements,
-                resource: ResourceDescription, now: datetime) -> MatchedJob:
+                resource: ResourceDescription, now: datetime, *, jdl: str) -> MatchedJob:
         where = resource.grid_ce or resource.site
         conn.execute(self._history, {"job_id": job_id, "status": JobStatus.MATCHED,
                                      "minor_status": "Assigned", "application_status": "Unknown",
@@ -232,7 +281,6 @@ class Matcher:
         if resource.pilot_stamp:
             conn.execute(self._pilot, {"job_id": job_id, "pilot_stamp": resource.pilot_stamp,
                                        "start_time": now})
-        jdl = conn.execute(self._jdl, {"b_job": job_id}).scalar_one()
         return MatchedJob(job_id=job_id, jdl=jdl, owner=req.owner, owner_group=req.owner_group,
                           vo=req.vo, task_queue=tq_id)
 

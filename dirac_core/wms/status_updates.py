@@ -22,7 +22,7 @@ from dirac_core.db.tables.wms import job_history
 from dirac_core.errors import BulkResult, NotFound
 from dirac_core.model.clock import ensure_utc
 from dirac_core.model.job import FINAL_JOB_STATUSES, JOB_TRANSITIONS, JobStatus
-from dirac_core.wms.store import chunks, history_row, read_statuses
+from dirac_core.wms.store import history_row, ids_in, read_statuses
 
 __all__ = ["JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps"]
 
@@ -66,23 +66,31 @@ class StatusChange:
     source: str
 
 
-def check_timestamps(updates: Mapping[int, Mapping[datetime, StatusUpdate]]) -> None:
-    """Raise ``ValueError`` naming the job when a timestamp has no timezone."""
+def check_timestamps(updates: Mapping[int, Mapping[datetime, StatusUpdate]]
+                     ) -> dict[datetime, datetime]:
+    """Raise ``ValueError`` naming the job when a timestamp has no timezone.
+
+    Returns each distinct timestamp in UTC (a bulk update often repeats one).
+    """
+    utc: dict[datetime, datetime] = {}
     for job_id, by_time in updates.items():
         for when in by_time:
+            if when in utc:
+                continue
             try:
-                ensure_utc(when)
+                utc[when] = ensure_utc(when)
             except (ValueError, TypeError):
                 raise ValueError(f"job {job_id}: status timestamp {when!r} must be timezone-aware") \
                     from None
+    return utc
 
 
 def _last_logged(conn: Connection, job_ids: list[int]) -> dict[int, datetime]:
     out: dict[int, datetime] = {}
-    for part in chunks(job_ids):
+    for where in ids_in(conn, job_history.c.job_id, job_ids):
         out.update(conn.execute(
             select(job_history.c.job_id, func.max(job_history.c.status_time))
-            .where(job_history.c.job_id.in_(part)).group_by(job_history.c.job_id)).all())
+            .where(where).group_by(job_history.c.job_id)).all())
     return out
 
 
@@ -95,7 +103,7 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
     Nothing is written here: the caller writes the job rows and history
     returned (third and fourth items) in its transaction.
     """
-    check_timestamps(updates)
+    utc = check_timestamps(updates)
     ids = sorted(updates)
     current = read_statuses(conn, ids, *_STATE_COLUMNS)
     logged = _last_logged(conn, ids)
@@ -111,9 +119,11 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
         state = dict(row)
         old = state["status"]
         last = logged.get(job_id)
-        for when in sorted(updates[job_id], key=ensure_utc):
-            upd = updates[job_id][when]
-            at = ensure_utc(when)
+        by_time = updates[job_id]
+        # most jobs get one update per call: no sort
+        ordered = (((utc[when], upd) for when, upd in by_time.items()) if len(by_time) == 1
+                   else sorted(((utc[when], upd) for when, upd in by_time.items()), key=_first))
+        for at, upd in ordered:
             if last is not None and at < last:
                 history.append(history_row(job_id, upd.status, upd.minor_status,
                                            upd.application_status, at, upd.source))
@@ -125,9 +135,17 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
         rows.append(state)
         if state["status"] is not old:
             changes.append(StatusChange(job_id, old, state["status"], state["minor_status"],
-                                        now, _last_source(updates[job_id])))
-        result.add_ok(job_id, JobState(**{k: state[k] for k in ("status", *_STATE_COLUMNS)}))
+                                        now, _last_source(by_time)))
+        result.add_ok(job_id, JobState(
+            status=state["status"], minor_status=state["minor_status"],
+            application_status=state["application_status"],
+            heartbeat_time=state["heartbeat_time"], start_exec_time=state["start_exec_time"],
+            end_exec_time=state["end_exec_time"], last_update_time=now))
     return result, changes, rows, history
+
+
+def _first(pair: tuple[datetime, StatusUpdate]) -> datetime:
+    return pair[0]
 
 
 def _apply_one(state: dict[str, Any], upd: StatusUpdate, at: datetime, force: bool) -> bool:
@@ -154,6 +172,8 @@ def _apply_one(state: dict[str, Any], upd: StatusUpdate, at: datetime, force: bo
 
 
 def _last_source(by_time: Mapping[datetime, StatusUpdate]) -> str:
+    if len(by_time) == 1:
+        return next(iter(by_time.values())).source
     return by_time[max(by_time, key=ensure_utc)].source
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from dirac_core.config.registry import Registry
 from dirac_core.db.tables.wms import task_queues, tq_jobs
 from dirac_core.wms.requirements import JobRequirements
+from dirac_core.wms.store import bulk_insert
 
 __all__ = ["MIN_PRIORITY", "dequeue", "enqueue", "real_priority", "recompute_priorities",
            "remove_empty_queues"]
@@ -49,7 +50,12 @@ def enqueue(conn: Connection, jobs: Sequence[tuple[int, JobRequirements, int]], 
     """
     if not jobs:
         return set()
-    by_print = {req.fingerprint(): req for _, req, _ in jobs}
+    # a bulk submission repeats few definitions: hash each distinct one once
+    print_of: dict[JobRequirements, str] = {}
+    for _, req, _ in jobs:
+        if req not in print_of:
+            print_of[req] = req.fingerprint()
+    by_print = {fp: req for req, fp in print_of.items()}
     existing: dict[str, int] = {}
     prints = list(by_print)
     for start in range(0, len(prints), 500):
@@ -64,8 +70,8 @@ def enqueue(conn: Connection, jobs: Sequence[tuple[int, JobRequirements, int]], 
             tq_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
             existing[fp] = int(tq_id)
             created.add(existing[fp])
-    conn.execute(insert(tq_jobs), [
-        {"job_id": job_id, "tq_id": existing[req.fingerprint()], "rank": -prio,
+    bulk_insert(conn, tq_jobs, [
+        {"job_id": job_id, "tq_id": existing[print_of[req]], "rank": -prio,
          "real_priority": real_priority(prio)} for job_id, req, prio in jobs])
     if created:
         recompute_priorities(conn, registry, {by_print[fp].owner_group for fp in by_print
