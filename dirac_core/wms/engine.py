@@ -145,6 +145,22 @@ class WorkloadManager:
                                        "Assigned", self.clock.now(), "Matcher")])
         return matched
 
+    def match_many(self, resources: Sequence[ResourceDescription | Mapping[str, Any]],
+                   identity: Identity) -> list[MatchedJob | None]:
+        """One job (or None) for each resource, claimed in one transaction.
+
+        For a pilot filling several slots, or a server grouping concurrent
+        pilots' requests: one commit for all the claims. Errors as :meth:`match`,
+        raised before anything is claimed.
+        """
+        described = [r if isinstance(r, ResourceDescription) else ResourceDescription.from_mapping(r)
+                     for r in resources]
+        matched = self.matcher.match_many(described, identity)
+        now = self.clock.now()
+        self.notify([StatusChange(m.job_id, JobStatus.WAITING, JobStatus.MATCHED, "Assigned", now,
+                                  "Matcher") for m in matched if m is not None])
+        return matched
+
     # -- status -------------------------------------------------------------
 
     def set_status(self, updates: Mapping[int, Mapping[datetime, StatusUpdate | Mapping[str, Any]]],

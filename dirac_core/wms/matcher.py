@@ -170,11 +170,56 @@ class Matcher:
         Raises ``PermissionDenied`` (groups outside the pilot's VO) or
         ``DiracError`` (required tags not offered).
         """
-        owners = owner_filter(identity, self._config.registry, resource)
-        offered, required = tags_wanted(resource)
-        in_mask = self._config.resources.is_allowed(resource.site)
-        key = (resource.key(), owners, in_mask)
+        return self.match_many([resource], identity)[0]
+
+    def match_many(self, resources: Sequence[ResourceDescription],
+                   identity: Identity) -> list[MatchedJob | None]:
+        """Claim one job for each resource, all in one transaction (one commit).
+
+        For a pilot filling several slots at once, or a server grouping
+        concurrent pilots' requests: a commit is the dearest part of a claim on
+        a server database, so several claims per commit multiply the rate.
+        Each resource is validated first (the errors of :meth:`match`, before
+        anything is claimed). Returns, in order, the job or None per resource.
+        """
+        plans = []
+        for resource in resources:
+            owners = owner_filter(identity, self._config.registry, resource)
+            offered, required = tags_wanted(resource)
+            in_mask = self._config.resources.is_allowed(resource.site)
+            plans.append((resource, owners, offered, required, in_mask,
+                          (resource.key(), owners, in_mask)))
         limiter = self._limiter(identity.vo)
+        now = self._clock.now()
+        out: list[MatchedJob | None] = []
+        history: list[dict[str, Any]] = []
+        pilots: list[dict[str, Any]] = []
+        with self._database.begin() as conn:
+            if self._returning is None:
+                self._returning = conn.dialect.delete_returning and conn.dialect.update_returning
+            for resource, owners, offered, required, in_mask, key in plans:
+                matched = self._match_one(conn, resource, owners, offered, required, in_mask, key,
+                                          limiter, now)
+                out.append(matched)
+                if matched is None:
+                    continue
+                where = resource.grid_ce or resource.site
+                history.append({"job_id": matched.job_id, "status": JobStatus.MATCHED,
+                                "minor_status": "Assigned", "application_status": "Unknown",
+                                "status_time": now, "source": f"Matcher@{where}"[:64],
+                                "refused": False})
+                if resource.pilot_stamp:
+                    pilots.append({"job_id": matched.job_id, "pilot_stamp": resource.pilot_stamp,
+                                   "start_time": now})
+            if history:
+                conn.execute(self._history, history)
+            if pilots:
+                conn.execute(self._pilot, pilots)
+        return out
+
+    def _match_one(self, conn: Connection, resource: ResourceDescription, owners: Any,
+                   offered: frozenset[str] | None, required: frozenset[str], in_mask: bool,
+                   key: tuple[Any, ...], limiter: Limiter, now: datetime) -> MatchedJob | None:
         refreshed = False
         for _ in range(_MAX_ATTEMPTS):
             queues = self.index.queues()
@@ -190,10 +235,13 @@ class Matcher:
                 refreshed = True
                 continue
             tq_id = self._choose(candidates, queues, resource)
-            matched = self._claim_from(tq_id, queues[tq_id][0], resource)
-            if matched is not None:
-                limiter.matched(resource.site, queues[tq_id][0])
-                return matched
+            req = queues[tq_id][0]
+            claimed = self._claim_from(conn, tq_id, resource, now)
+            if claimed is not None:
+                limiter.matched(resource.site, req)
+                job_id, jdl = claimed
+                return MatchedJob(job_id=job_id, jdl=jdl, owner=req.owner,
+                                  owner_group=req.owner_group, vo=req.vo, task_queue=tq_id)
             self.index.mark_empty(tq_id)
         return None
 
@@ -239,50 +287,33 @@ class Matcher:
 
     # -- claim --------------------------------------------------------------
 
-    def _claim_from(self, tq_id: int, req: JobRequirements,
-                    resource: ResourceDescription) -> MatchedJob | None:
-        now = self._clock.now()
-        with self._database.begin() as conn:
-            if self._returning is None:
-                self._returning = conn.dialect.delete_returning and conn.dialect.update_returning
-            for _ in range(3):
-                params = {"b_site": resource.site, "b_now": now}
-                if self._returning:
-                    # one statement picks and deletes (SKIP LOCKED in the subquery on PostgreSQL)
-                    job_id = conn.execute(self._take, {"b_tq": tq_id}).scalar()
-                    if job_id is None:
-                        return None
-                    params["b_job"] = job_id
-                    row = conn.execute(self._set_matched_jdl, params).first()
-                    matched, jdl = row is not None, row[0] if row is not None else ""
-                else:
-                    picked = conn.execute(self._pick, {"b_tq": tq_id}).first()
-                    if picked is None:
-                        return None
-                    job_id, jdl = picked
-                    if conn.execute(self._claim, {"b_job": job_id}).rowcount != 1:
-                        continue  # taken meanwhile (no SKIP LOCKED on this backend)
-                    params["b_job"] = job_id
-                    matched = conn.execute(self._set_matched, params).rowcount == 1
-                if not matched:
-                    log.warning("job %s was in task queue %s but not Waiting; dropped from it",
-                                job_id, tq_id)
-                    continue
-                return self._record(conn, job_id, tq_id, req, resource, now, jdl=jdl)
+    def _claim_from(self, conn: Connection, tq_id: int, resource: ResourceDescription,
+                    now: datetime) -> tuple[int, str] | None:
+        """Claim the best job of a queue: its id and JDL, or None when the queue is empty."""
+        for _ in range(3):
+            params = {"b_site": resource.site, "b_now": now}
+            if self._returning:
+                # one statement picks and deletes (SKIP LOCKED in the subquery on PostgreSQL)
+                job_id = conn.execute(self._take, {"b_tq": tq_id}).scalar()
+                if job_id is None:
+                    return None
+                params["b_job"] = job_id
+                row = conn.execute(self._set_matched_jdl, params).first()
+                matched, jdl = row is not None, row[0] if row is not None else ""
+            else:
+                picked = conn.execute(self._pick, {"b_tq": tq_id}).first()
+                if picked is None:
+                    return None
+                job_id, jdl = picked
+                if conn.execute(self._claim, {"b_job": job_id}).rowcount != 1:
+                    continue  # taken meanwhile (no SKIP LOCKED on this backend)
+                params["b_job"] = job_id
+                matched = conn.execute(self._set_matched, params).rowcount == 1
+            if matched:
+                return job_id, jdl
+            log.warning("job %s was in task queue %s but not Waiting; dropped from it",
+                        job_id, tq_id)
         return None
-
-    def _record(self, conn: Connection, job_id: int, tq_id: int, req: JobRequirements,
-                resource: ResourceDescription, now: datetime, *, jdl: str) -> MatchedJob:
-        where = resource.grid_ce or resource.site
-        conn.execute(self._history, {"job_id": job_id, "status": JobStatus.MATCHED,
-                                     "minor_status": "Assigned", "application_status": "Unknown",
-                                     "status_time": now, "source": f"Matcher@{where}"[:64],
-                                     "refused": False})
-        if resource.pilot_stamp:
-            conn.execute(self._pilot, {"job_id": job_id, "pilot_stamp": resource.pilot_stamp,
-                                       "start_time": now})
-        return MatchedJob(job_id=job_id, jdl=jdl, owner=req.owner, owner_group=req.owner_group,
-                          vo=req.vo, task_queue=tq_id)
 
     def _limiter(self, vo: str) -> Limiter:
         with self._lock:

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from dirac_core.config import load_config
@@ -45,37 +46,45 @@ def _jdl_job_id(jdl: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _match_until_empty(text: str, worker: int, barrier: Any, results: Any) -> None:
+def _match_until_empty(text: str, worker: int, barrier: Any, results: Any, batch: int) -> None:
     """One matcher process: match pilots ``w<worker>-<n>`` until no job is given.
 
+    With ``batch`` > 1 it claims that many at a time through ``match_many``.
     Each job must come with its own JDL (``JobID``).
     """
     try:
         with Interware.from_config(load_config(text, format="toml"), migrate=False) as iw:
             barrier.wait(timeout=60)
             got: dict[str, int] = {}
+            cycle = 0
             while True:
-                stamp = f"w{worker}-{len(got)}"
-                matched = iw.wms.match({"Site": SITE, "CPUTime": 100_000,
-                                        "PilotReference": stamp}, PILOT)
-                if matched is None:
+                stamps = [f"w{worker}-{cycle}-{slot}" for slot in range(batch)]
+                cycle += 1
+                resources = [{"Site": SITE, "CPUTime": 100_000, "PilotReference": stamp}
+                             for stamp in stamps]
+                answers = ([iw.wms.match(resources[0], PILOT)] if batch == 1
+                           else iw.wms.match_many(resources, PILOT))
+                if all(matched is None for matched in answers):
                     break
-                if _jdl_job_id(matched.jdl) != matched.job_id:
-                    raise AssertionError(f"job {matched.job_id} handed out with the JDL of "
-                                         f"job {_jdl_job_id(matched.jdl)}")
-                got[stamp] = matched.job_id
+                for stamp, matched in zip(stamps, answers, strict=True):
+                    if matched is None:
+                        continue
+                    if _jdl_job_id(matched.jdl) != matched.job_id:
+                        raise AssertionError(f"job {matched.job_id} handed out with the JDL "
+                                             f"of job {_jdl_job_id(matched.jdl)}")
+                    got[stamp] = matched.job_id
         results.put((worker, got, None))
     except BaseException:
         barrier.abort()
         results.put((worker, {}, traceback.format_exc()))
 
 
-def _run_matchers(text: str) -> dict[str, int]:
+def _run_matchers(text: str, batch: int) -> dict[str, int]:
     """Start the processes together; return pilot stamp -> job id over all of them."""
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(PROCESSES)
     results = ctx.Queue()
-    procs = [ctx.Process(target=_match_until_empty, args=(text, w, barrier, results))
+    procs = [ctx.Process(target=_match_until_empty, args=(text, w, barrier, results, batch))
              for w in range(PROCESSES)]
     for proc in procs:
         proc.start()
@@ -95,8 +104,9 @@ def _run_matchers(text: str) -> dict[str, int]:
     return handed
 
 
-def test_concurrent_matchers_hand_out_every_job_exactly_once(database: Database,
-                                                              tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [1, 4], ids=["match", "match_many"])
+def test_concurrent_matchers_hand_out_every_job_exactly_once(database: Database, tmp_path: Path,
+                                                              batch: int) -> None:
     text = _config_text(database.url.render_as_string(hide_password=False), tmp_path)
     with Interware.from_config(load_config(text, format="toml")) as iw:
         submitted = []
@@ -107,7 +117,7 @@ def test_concurrent_matchers_hand_out_every_job_exactly_once(database: Database,
         assert {job.status for job in submitted} == {JobStatus.WAITING}
         ids = sorted(job.job_id for job in submitted)
 
-        handed = _run_matchers(text)
+        handed = _run_matchers(text, batch)
 
         given = Counter(handed.values())
         assert [job for job, n in given.items() if n > 1] == []  # none twice

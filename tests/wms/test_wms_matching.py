@@ -190,3 +190,20 @@ def test_priority_hook_can_starve_a_queue(wms: WorkloadManager) -> None:
     wms.submit(['[Executable = "b"]'] * 5, who("bob"))
     owners = {wms.match(resource(), PILOT).owner for _ in range(5)}  # type: ignore[union-attr]
     assert owners == {"bob"}
+
+
+def test_match_many_claims_distinct_jobs_in_one_call(wms: WorkloadManager) -> None:
+    ids = {j.job_id for j in wms.submit(['[Executable = "a"]'] * 3, who())}
+    answers = wms.match_many([resource(PilotReference=f"slot-{i}") for i in range(4)], PILOT)
+    assert answers[3] is None
+    assert {m.job_id for m in answers if m is not None} == ids
+    for job_id in ids:
+        assert wms.history(job_id)[-1]["status"] is JobStatus.MATCHED
+
+
+def test_match_many_validates_every_resource_before_claiming(wms: WorkloadManager) -> None:
+    [job] = wms.submit('[Executable = "a"]', who())
+    bad = resource(Tag=["a"], RequiredTag=["b"])
+    with pytest.raises(DiracError, match="required tags"):
+        wms.match_many([resource(), bad], PILOT)
+    assert wms.get_jobs([job.job_id])[job.job_id]["status"] is JobStatus.WAITING
