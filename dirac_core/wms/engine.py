@@ -107,7 +107,8 @@ class WorkloadManager:
         job_rows, jdl_rows, inputs, history, queued = [], [], [], [], []
         out: list[SubmittedJob] = []
         for job_id, job in zip(ids, prepared, strict=True):
-            row, jdl, verdict, hist = rows_for(job_id, job, identity, self._checks, replicas, now)
+            row, jdl, verdict, hist = rows_for(job_id, job, identity, ctx=self._checks,
+                                               replicas=replicas, now=now)
             job_rows.append(row)
             jdl_rows.append({"job_id": job_id, "jdl": jdl})
             inputs.extend(input_rows(job_id, job.description))

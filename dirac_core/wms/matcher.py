@@ -21,7 +21,7 @@ import random
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import pluggy
@@ -35,7 +35,7 @@ from dirac_core.model.identity import Identity
 from dirac_core.model.job import JobStatus
 from dirac_core.wms.caching import SingleFlight
 from dirac_core.wms.limiter import Limiter
-from dirac_core.wms.matching import excluded, owner_filter, queue_matches, tags_wanted
+from dirac_core.wms.matching import OwnerFilter, excluded, owner_filter, queue_matches, tags_wanted
 from dirac_core.wms.requirements import JobRequirements
 from dirac_core.wms.resource import ResourceDescription
 
@@ -117,6 +117,17 @@ class QueueIndex:
         self._cache.invalidate()
 
 
+class _Plan(NamedTuple):
+    """One resource's request, validated: what decides the queues it may take from."""
+
+    resource: ResourceDescription
+    owners: OwnerFilter
+    offered: frozenset[str] | None
+    required: frozenset[str]
+    in_mask: bool
+    key: tuple[Any, ...]
+
+
 class Matcher:
     """Matches pilots to waiting jobs; thread-safe; one per process (its caches are per process)."""
 
@@ -187,8 +198,8 @@ class Matcher:
             owners = owner_filter(identity, self._config.registry, resource)
             offered, required = tags_wanted(resource)
             in_mask = self._config.resources.is_allowed(resource.site)
-            plans.append((resource, owners, offered, required, in_mask,
-                          (resource.key(), owners, in_mask)))
+            plans.append(_Plan(resource, owners, offered, required, in_mask,
+                               (resource.key(), owners, in_mask)))
         limiter = self._limiter(identity.vo)
         now = self._clock.now()
         out: list[MatchedJob | None] = []
@@ -197,9 +208,9 @@ class Matcher:
         with self._database.begin() as conn:
             if self._returning is None:
                 self._returning = conn.dialect.delete_returning and conn.dialect.update_returning
-            for resource, owners, offered, required, in_mask, key in plans:
-                matched = self._match_one(conn, resource, owners, offered, required, in_mask, key,
-                                          limiter, now)
+            for plan in plans:
+                resource = plan.resource
+                matched = self._match_one(conn, plan, limiter, now)
                 out.append(matched)
                 if matched is None:
                     continue
@@ -217,14 +228,13 @@ class Matcher:
                 conn.execute(self._pilot, pilots)
         return out
 
-    def _match_one(self, conn: Connection, resource: ResourceDescription, owners: Any,
-                   offered: frozenset[str] | None, required: frozenset[str], in_mask: bool,
-                   key: tuple[Any, ...], limiter: Limiter, now: datetime) -> MatchedJob | None:
+    def _match_one(self, conn: Connection, plan: _Plan, limiter: Limiter,
+                   now: datetime) -> MatchedJob | None:
+        resource = plan.resource
         refreshed = False
         for _ in range(_MAX_ATTEMPTS):
             queues = self.index.queues()
-            eligible = self._eligible_queues(key, queues, resource, owners, in_mask, offered,
-                                             required)
+            eligible = self._eligible_queues(plan, queues)
             exclusions = limiter.exclusions(resource.site)
             candidates = [tq for tq in eligible if not self.index.is_empty(tq)
                           and tq in queues and not excluded(queues[tq][0], exclusions)]
@@ -247,20 +257,18 @@ class Matcher:
 
     # -- selection ----------------------------------------------------------
 
-    def _eligible_queues(self, key: tuple[Any, ...], queues: Queues,
-                         resource: ResourceDescription, owners: Any, in_mask: bool,
-                         offered: frozenset[str] | None, required: frozenset[str]) -> list[int]:
+    def _eligible_queues(self, plan: _Plan, queues: Queues) -> list[int]:
         version = queues.version
-        cached = self._eligible.get(key)
+        cached = self._eligible.get(plan.key)
         if cached is not None and cached[0] == version:
             return cached[1]
         found = [tq for tq, (req, _) in queues.items()
-                 if queue_matches(req, resource, owners, in_mask=in_mask, offered=offered,
-                                  required=required)]
+                 if queue_matches(req, plan.resource, plan.owners, in_mask=plan.in_mask,
+                                  offered=plan.offered, required=plan.required)]
         with self._lock:
             if len(self._eligible) > 10_000:
                 self._eligible.clear()
-            self._eligible[key] = (version, found)
+            self._eligible[plan.key] = (version, found)
         return found
 
     def _choose(self, candidates: Sequence[int], queues: dict[int, tuple[JobRequirements, float]],
@@ -269,7 +277,8 @@ class Matcher:
             return candidates[0]
         weights = [queues[tq][1] for tq in candidates]
         if self.hooks.hook.dirac_match_priority.get_hookimpls():
-            weights = [self._adjusted(queues[tq][0], resource, w) for tq, w in zip(candidates, weights)]
+            weights = [self._adjusted(queues[tq][0], resource, w)
+                       for tq, w in zip(candidates, weights, strict=True)]
         cumulative = list(itertools.accumulate(max(w, 0.0) for w in weights))
         total = cumulative[-1]
         if total <= 0:

@@ -75,7 +75,7 @@ class JobRequirements:
         return out
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> JobRequirements:
+    def from_row(cls, row: Mapping[Any, Any]) -> JobRequirements:
         """Rebuild the definition from task-queue columns."""
         return cls(owner=row["owner"], owner_group=row["owner_group"], vo=row["vo"],
                    cpu_time=int(row["cpu_time"]),

@@ -91,11 +91,14 @@ def allocate_job_ids(database: Database, count: int) -> range:
     raise RuntimeError("could not allocate job ids")  # pragma: no cover
 
 
-def history_row(job_id: int, status: JobStatus | None, minor: str | None, application: str | None,
-                when: datetime, source: str, refused: bool = False) -> dict[str, Any]:
+def history_row(job_id: int, status: JobStatus | None, minor: str | None,  # noqa: PLR0917
+                application: str | None, when: datetime, source: str,
+                refused: bool = False) -> dict[str, Any]:
     """One status-history record (None parts mean "unchanged")."""
-    return {"job_id": job_id, "status": status, "minor_status": minor,
-            "application_status": application, "status_time": when, "source": source[:64],
+    # positional on purpose: it mirrors the history columns, and is called in tight loops
+    return {"job_id": job_id, "status": status, "minor_status": minor and minor[:128],
+            "application_status": application and application[:255], "status_time": when,
+            "source": source[:64],
             "refused": refused}
 
 

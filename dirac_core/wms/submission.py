@@ -25,6 +25,7 @@ from dirac_core.jdl.syntax import ClassAd, dump, parse
 from dirac_core.model.identity import Identity
 from dirac_core.model.job import JobStatus
 from dirac_core.wms.checks import CheckContext, Replicas, Verdict, run_checks
+from dirac_core.wms.store import history_row
 
 if TYPE_CHECKING:
     from dirac_core.plugins.catalog import Catalog
@@ -124,7 +125,7 @@ def resolve_replicas(catalog: Catalog | None,
     return {lfn: result.ok.get(lfn) for lfn in lfns}
 
 
-def rows_for(job_id: int, job: PreparedJob, identity: Identity, ctx: CheckContext,
+def rows_for(job_id: int, job: PreparedJob, identity: Identity, *, ctx: CheckContext,
              replicas: Replicas, now: datetime) -> tuple[dict[str, Any], str, Verdict,
                                                           list[dict[str, Any]]]:
     """The job row, stored JDL, verdict and history rows of one prepared job."""
@@ -138,12 +139,12 @@ def rows_for(job_id: int, job: PreparedJob, identity: Identity, ctx: CheckContex
     else:
         verdict = run_checks(desc, identity, ctx, replicas)
     history: list[dict[str, Any]] = [
-        _hist(job_id, JobStatus.RECEIVED, "Job accepted", "Unknown", now, "JobManager")]
-    history.extend(_hist(job_id, None, None, note, now, "JobManager") for note in job.notes)
+        history_row(job_id, JobStatus.RECEIVED, "Job accepted", "Unknown", now, "JobManager")]
+    history.extend(history_row(job_id, None, None, note, now, "JobManager") for note in job.notes)
     for status, minor in verdict.steps:
         last = status is verdict.status and minor == verdict.minor_status
-        history.append(_hist(job_id, status, minor, verdict.reason if last and verdict.reason
-                             else None, now, "JobChecks"))
+        reason = verdict.reason if last and verdict.reason else None
+        history.append(history_row(job_id, status, minor, reason, now, "JobChecks"))
     row = {
         "job_id": job_id, "status": verdict.status, "minor_status": verdict.minor_status,
         "application_status": verdict.reason[:255] if verdict.reason else "Unknown",
@@ -156,13 +157,6 @@ def rows_for(job_id: int, job: PreparedJob, identity: Identity, ctx: CheckContex
         "end_exec_time": None, "heartbeat_time": None,
     }
     return row, dump(ad), verdict, history
-
-
-def _hist(job_id: int, status: JobStatus | None, minor: str | None, app: str | None,
-          when: datetime, source: str) -> dict[str, Any]:
-    return {"job_id": job_id, "status": status, "minor_status": minor,
-            "application_status": app[:255] if app else app, "status_time": when,
-            "source": source, "refused": False}
 
 
 def input_rows(job_id: int, description: JobDescription) -> list[Mapping[str, Any]]:

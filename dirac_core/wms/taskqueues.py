@@ -62,13 +62,15 @@ def enqueue(conn: Connection, jobs: Sequence[tuple[int, JobRequirements, int]], 
         rows = conn.execute(select(task_queues.c.fingerprint, func.min(task_queues.c.tq_id))
                             .where(task_queues.c.fingerprint.in_(prints[start:start + 500]))
                             .group_by(task_queues.c.fingerprint))
-        existing.update({fp: tq for fp, tq in rows})
+        existing.update(dict(rows.all()))
     created: set[int] = set()
     for fp, req in by_print.items():
         if fp not in existing:
             result = conn.execute(insert(task_queues).values(**req.row(), priority=1.0, created=now))
-            tq_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-            existing[fp] = int(tq_id)
+            key = result.inserted_primary_key
+            if key is None or key[0] is None:  # pragma: no cover - every backend returns it
+                raise RuntimeError("the database did not return the new task queue's id")
+            existing[fp] = int(key[0])
             created.add(existing[fp])
     bulk_insert(conn, tq_jobs, [
         {"job_id": job_id, "tq_id": existing[print_of[req]], "rank": -prio,
