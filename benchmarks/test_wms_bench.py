@@ -38,6 +38,7 @@ JOBS = 10_000  # per submission and per status update
 PER_QUEUE = 100  # 1,000 queues x 100 = 100,000 waiting jobs
 MATCHES = 10_000  # timed matches per run
 PROCESSES = 4
+BATCH = 8  # pilots (or slots of one pilot) per match_many call
 WARMUP = len(support.SITES)  # one untimed match per site and process: caches filled
 
 #: target rates of the issue: (benchmark, backend) -> per second
@@ -49,6 +50,9 @@ TARGETS: dict[tuple[str, str], float] = {
     ("match, 1 process", "sqlite"): 5_000,
     ("match, 4 processes", "mysql"): 2_500,
     ("match, 4 processes", "postgresql"): 2_500,
+    (f"match x{BATCH}, 1 process", "sqlite"): 5_000,
+    (f"match x{BATCH}, 4 processes", "mysql"): 2_500,
+    (f"match x{BATCH}, 4 processes", "postgresql"): 2_500,
     **{(f"set_status, {t}", b): 20_000 for b in ("sqlite", "mysql", "postgresql")
        for t in ("one time", "own times")},
 }
@@ -156,6 +160,13 @@ def _waiting(database: Database) -> tuple[int, list[int]]:
     return left, sorted(queues)
 
 
+def _batched_one(url: str, root: Path) -> support.MatchRun:
+    with support.make_interware(url, root, migrate=False) as iw:
+        run = support.match_loop(iw, 250_000 + WARMUP, MATCHES, warmup=WARMUP, batch=BATCH)
+    assert run.matched == MATCHES
+    return run
+
+
 def test_match(benchmark: BenchmarkFixture, database: Database, url: str, tmp_path: Path) -> None:
     """100,000 waiting jobs, 1,000 queues, 200 sites: 1 process, then 4 processes."""
     backend = database.dialect
@@ -188,14 +199,26 @@ def test_match(benchmark: BenchmarkFixture, database: Database, url: str, tmp_pa
     assert sum(r.matched for r in four) == MATCHES
     assert before - _waiting(database)[0] == MATCHES + PROCESSES * WARMUP
 
+    # the same through match_many, BATCH pilots (or slots) per transaction
+    one_batched = _batched_one(url, tmp_path)
+    args = [(support.MatcherSpec(url=url, root=str(tmp_path),
+                                 first=300_000 + 100_000 * p + WARMUP + p * stagger,
+                                 count=share, warmup=WARMUP, batch=BATCH),)
+            for p in range(PROCESSES)]
+    four_batched = _run_processes(support.match_worker, args)
+    assert sum(r.matched for r in four_batched) == MATCHES
+
     # raw driver: claim + history, commit each; one connection, then four
     left, queues = _waiting(database)
     raw_one = support.summarize([support.raw_claims(database, 3_000, queues)])
     raw_four = support.summarize(_run_processes(
         support.raw_claim_worker,
         [(url, 3_000, queues[p * 250:] + queues[:p * 250]) for p in range(PROCESSES)]))
-    for name, stats, raw in (("match, 1 process", support.summarize([one]), raw_one),
-                             (f"match, {PROCESSES} processes", support.summarize(four), raw_four)):
+    for name, stats, raw in (
+            ("match, 1 process", support.summarize([one]), raw_one),
+            (f"match, {PROCESSES} processes", support.summarize(four), raw_four),
+            (f"match x{BATCH}, 1 process", support.summarize([one_batched]), raw_one),
+            (f"match x{BATCH}, {PROCESSES} processes", support.summarize(four_batched), raw_four)):
         _record(benchmark, name, backend, ours=stats["rate"], raw=raw["rate"], unit="matches/s",
                 median_ms=stats["median_ms"], p99_ms=stats["p99_ms"])
     print(f"[{backend}] raw claim+history+commit latency: 1 conn median "

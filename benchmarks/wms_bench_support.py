@@ -98,19 +98,29 @@ class MatchRun:
     end: float
 
 
-def match_loop(iw: Interware, first: int, count: int, *, warmup: int = 0) -> MatchRun:
-    """Match ``count`` pilots (numbered from ``first``) after ``warmup`` untimed ones."""
+def match_loop(iw: Interware, first: int, count: int, *, warmup: int = 0,
+               batch: int = 1) -> MatchRun:
+    """Match ``count`` pilots (numbered from ``first``) after ``warmup`` untimed ones.
+
+    With ``batch`` > 1 the pilots come ``batch`` at a time through ``match_many``
+    (one transaction each); the latency recorded per match is its call's latency.
+    """
     for i in range(warmup):
         iw.wms.match(pilot_resource(first - warmup + i), PILOT)
     latencies: list[float] = []
     matched = 0
     clock = time.perf_counter
     start = clock()
-    for i in range(first, first + count):
+    for i in range(first, first + count, batch):
         t0 = clock()
-        got = iw.wms.match(pilot_resource(i), PILOT)
-        latencies.append(clock() - t0)
-        matched += got is not None
+        if batch == 1:
+            found = [iw.wms.match(pilot_resource(i), PILOT)]
+        else:
+            end = min(i + batch, first + count)
+            found = iw.wms.match_many([pilot_resource(j) for j in range(i, end)], PILOT)
+        elapsed = clock() - t0
+        latencies.extend([elapsed] * len(found))
+        matched += sum(got is not None for got in found)
     return MatchRun(matched, latencies, start, clock())
 
 
@@ -123,6 +133,7 @@ class MatcherSpec:
     first: int
     count: int
     warmup: int
+    batch: int = 1
 
 
 def match_worker(spec: MatcherSpec, barrier: Any, results: Any) -> None:
@@ -131,7 +142,7 @@ def match_worker(spec: MatcherSpec, barrier: Any, results: Any) -> None:
         for i in range(spec.warmup):  # untimed: queue index and per-site eligibility
             iw.wms.match(pilot_resource(spec.first - spec.warmup + i), PILOT)
         barrier.wait()
-        results.put(match_loop(iw, spec.first, spec.count))
+        results.put(match_loop(iw, spec.first, spec.count, batch=spec.batch))
 
 
 def raw_claim_worker(url: str, count: int, tq_ids: Sequence[int], barrier: Any,
