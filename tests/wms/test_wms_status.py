@@ -187,3 +187,16 @@ def test_heartbeat_of_an_unknown_job_fails_that_item(wms: WorkloadManager) -> No
     [job] = _running(wms)
     result = wms.heartbeat({job: {}, 31337: {}})
     assert result.ok == {job: []} and isinstance(result.failed[31337], NotFound)
+
+
+def test_many_jobs_with_their_own_values(wms: WorkloadManager, fake_clock: FakeClock) -> None:
+    # enough distinct rows for the servers' temporary-table update path
+    ids = [j.job_id for j in wms.submit(['[Executable = "a"]'] * 300, who())]
+    updates = {job: {_at(fake_clock, i + 1): {"Status": "Killed", "MinorStatus": f"by test {i}"}}
+               for i, job in enumerate(ids)}
+    assert len(wms.set_status(updates).ok) == 300
+    rows = wms.get_jobs(ids)
+    for i, job in enumerate(ids):
+        assert (rows[job]["status"], rows[job]["minor_status"]) == (JobStatus.KILLED, f"by test {i}")
+        assert rows[job]["end_exec_time"] == _at(fake_clock, i + 1)
+    assert wms.match(resource(), PILOT) is None
