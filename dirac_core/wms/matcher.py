@@ -38,6 +38,7 @@ from dirac_core.wms.limiter import Limiter
 from dirac_core.wms.matching import OwnerFilter, excluded, owner_filter, queue_matches, tags_wanted
 from dirac_core.wms.requirements import JobRequirements
 from dirac_core.wms.resource import ResourceDescription
+from dirac_core.wms.store import PreparedStatement, bulk_insert
 
 __all__ = ["MatchedJob", "Matcher", "QueueIndex", "Queues"]
 
@@ -149,6 +150,8 @@ class Matcher:
         # into the DELETE. Which form is used is decided on the first claim, when the
         # dialect has seen the server.
         self._returning: bool | None = None
+        self._fast_take: PreparedStatement | None = None
+        self._fast_set: PreparedStatement | None = None
         best = (select(tq_jobs.c.job_id).where(tq_jobs.c.tq_id == bindparam("b_tq"))
                 .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
         if self._skip_locked:
@@ -208,6 +211,9 @@ class Matcher:
         with self._database.begin() as conn:
             if self._returning is None:
                 self._returning = conn.dialect.delete_returning and conn.dialect.update_returning
+                if self._returning:
+                    self._fast_take = PreparedStatement(self._take, conn.dialect)
+                    self._fast_set = PreparedStatement(self._set_matched_jdl, conn.dialect)
             for plan in plans:
                 resource = plan.resource
                 matched = self._match_one(conn, plan, limiter, now)
@@ -222,10 +228,8 @@ class Matcher:
                 if resource.pilot_stamp:
                     pilots.append({"job_id": matched.job_id, "pilot_stamp": resource.pilot_stamp,
                                    "start_time": now})
-            if history:
-                conn.execute(self._history, history)
-            if pilots:
-                conn.execute(self._pilot, pilots)
+            bulk_insert(conn, job_history, history)
+            bulk_insert(conn, job_to_pilot, pilots)
         return out
 
     def _match_one(self, conn: Connection, plan: _Plan, limiter: Limiter,
@@ -301,13 +305,14 @@ class Matcher:
         """Claim the best job of a queue: its id and JDL, or None when the queue is empty."""
         for _ in range(3):
             params = {"b_site": resource.site, "b_now": now}
-            if self._returning:
+            take, set_matched = self._fast_take, self._fast_set
+            if take is not None and set_matched is not None:
                 # one statement picks and deletes (SKIP LOCKED in the subquery on PostgreSQL)
-                job_id = conn.execute(self._take, {"b_tq": tq_id}).scalar()
+                job_id = take.execute(conn, {"b_tq": tq_id}).scalar()
                 if job_id is None:
                     return None
                 params["b_job"] = job_id
-                row = conn.execute(self._set_matched_jdl, params).first()
+                row = set_matched.execute(conn, params).first()
                 matched, jdl = row is not None, row[0] if row is not None else ""
             else:
                 picked = conn.execute(self._pick, {"b_tq": tq_id}).first()
