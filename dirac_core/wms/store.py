@@ -136,8 +136,17 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     names = tuple(rows[0])
+    if any(tuple(row) != names for row in rows):
+        # SQLAlchemy's executemany takes the first row's keys and drops other keys:
+        # insert each run of rows with the same keys, in order
+        start = 0
+        for end in range(1, len(rows) + 1):
+            if end == len(rows) or tuple(rows[end]) != tuple(rows[start]):
+                bulk_insert(conn, table, rows[start:end])
+                start = end
+        return
     compiled = _compiled_insert(conn.dialect, table, names)
-    if compiled is None or any(len(row) != len(names) for row in rows):
+    if compiled is None:
         conn.execute(insert(table), list(rows))
         return
     sql, order = compiled
