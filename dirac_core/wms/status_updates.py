@@ -16,13 +16,14 @@ from datetime import datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, type_coerce
 
-from dirac_core.db.tables.wms import job_history
+from dirac_core.db.tables.wms import job_history, jobs
+from dirac_core.db.types import UTCDateTime
 from dirac_core.errors import BulkResult, NotFound
 from dirac_core.model.clock import ensure_utc
 from dirac_core.model.job import FINAL_JOB_STATUSES, JOB_TRANSITIONS, JobStatus
-from dirac_core.wms.store import history_row, ids_in, read_statuses
+from dirac_core.wms.store import history_row, ids_in
 
 __all__ = ["JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps"]
 
@@ -85,12 +86,19 @@ def check_timestamps(updates: Mapping[int, Mapping[datetime, StatusUpdate]]
     return utc
 
 
-def _last_logged(conn: Connection, job_ids: list[int]) -> dict[int, datetime]:
-    out: dict[int, datetime] = {}
-    for where in ids_in(conn, job_history.c.job_id, job_ids):
-        out.update(conn.execute(
-            select(job_history.c.job_id, func.max(job_history.c.status_time))
-            .where(where).group_by(job_history.c.job_id)).all())
+_LAST_LOGGED = (select(func.max(job_history.c.status_time))
+                .where(job_history.c.job_id == jobs.c.job_id).scalar_subquery())
+_READ_NAMES = ("job_id", "status", *_STATE_COLUMNS, "last_logged")
+_READ_COLUMNS = (jobs.c.job_id, jobs.c.status, *(jobs.c[n] for n in _STATE_COLUMNS),
+                 type_coerce(_LAST_LOGGED, UTCDateTime()))
+
+
+def _read_states(conn: Connection, job_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each job's state and the time of its latest history record, in one query per chunk."""
+    out: dict[int, dict[str, Any]] = {}
+    for where in ids_in(conn, jobs.c.job_id, job_ids):
+        for row in conn.execute(select(*_READ_COLUMNS).where(where)):
+            out[row[0]] = dict(zip(_READ_NAMES, row, strict=True))
     return out
 
 
@@ -105,8 +113,7 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
     """
     utc = check_timestamps(updates)
     ids = sorted(updates)
-    current = read_statuses(conn, ids, *_STATE_COLUMNS)
-    logged = _last_logged(conn, ids)
+    current = _read_states(conn, ids)
     result: BulkResult[int, JobState] = BulkResult()
     changes: list[StatusChange] = []
     rows: list[dict[str, Any]] = []
@@ -117,8 +124,8 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
             result.add_failed(job_id, NotFound(f"job {job_id} does not exist", job_id=job_id))
             continue
         state = dict(row)
+        last = state.pop("last_logged")
         old = state["status"]
-        last = logged.get(job_id)
         by_time = updates[job_id]
         # most jobs get one update per call: no sort
         ordered = (((utc[when], upd) for when, upd in by_time.items()) if len(by_time) == 1
