@@ -23,7 +23,7 @@ from dirac_core.db.types import UTCDateTime
 from dirac_core.errors import BulkResult, NotFound
 from dirac_core.model.clock import ensure_utc
 from dirac_core.model.job import FINAL_JOB_STATUSES, JOB_TRANSITIONS, JobStatus
-from dirac_core.wms.store import history_row, ids_in
+from dirac_core.wms.store import history_row, ids_in, read_statuses
 
 __all__ = ["JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps"]
 
@@ -94,8 +94,23 @@ _READ_COLUMNS = (jobs.c.job_id, jobs.c.status, *(jobs.c[n] for n in _STATE_COLUM
 
 
 def _read_states(conn: Connection, job_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Each job's state and the time of its latest history record, in one query per chunk."""
+    """Each job's state and the time of its latest history record.
+
+    One query per chunk with a correlated subquery on SQLite and MariaDB. On
+    PostgreSQL a separate grouped query: measured, its planner turned the
+    correlated form into a scan per job once the history grew (10x slower).
+    """
     out: dict[int, dict[str, Any]] = {}
+    if conn.dialect.name == "postgresql":
+        out = {job_id: {**row, "last_logged": None}
+               for job_id, row in read_statuses(conn, job_ids, *_STATE_COLUMNS).items()}
+        for where in ids_in(conn, job_history.c.job_id, job_ids):
+            for job_id, last in conn.execute(
+                    select(job_history.c.job_id, func.max(job_history.c.status_time))
+                    .where(where).group_by(job_history.c.job_id)):
+                if job_id in out:
+                    out[job_id]["last_logged"] = last
+        return out
     for where in ids_in(conn, jobs.c.job_id, job_ids):
         for row in conn.execute(select(*_READ_COLUMNS).where(where)):
             out[row[0]] = dict(zip(_READ_NAMES, row, strict=True))
