@@ -174,3 +174,16 @@ def test_empty_submission_and_wrong_types(wms: WorkloadManager) -> None:
     with pytest.raises(TypeError, match="job 0"):
         wms.submit([42], who())  # type: ignore[list-item]
     assert _count(wms, jobs) == 0
+
+
+def test_engine_search_and_summary_take_diracx_json(wms: WorkloadManager) -> None:
+    wms.submit(['[Executable = "a"; JobGroup = "g1"]'] * 3, who("alice"))
+    wms.submit('[Executable = "b"; JobType = "Exotic"]', who("bob"))
+    page = wms.search(["JobID", "Owner"], [{"parameter": "Owner", "operator": "eq", "value": "alice"}],
+                      sort=[{"parameter": "JobID", "direction": "desc"}], per_page=2)
+    assert [r["Owner"] for r in page.rows] == ["alice", "alice"] and page.total == 3
+    assert page.rows[0]["JobID"] > page.rows[1]["JobID"] and page.content_range() == "jobs 0-1/3"
+    assert wms.summary(["Owner", "Status"]) == [
+        {"Owner": "alice", "Status": "Waiting", "count": 3},
+        {"Owner": "bob", "Status": "Failed", "count": 1}]
+    assert wms.search(["JobID"], owner="bob").total == 1
