@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from dirac_core.config.operations import VOPolicy
 from dirac_core.db.tables.wms import heartbeats, job_commands
-from dirac_core.errors import BulkResult, InvalidTransition, NotFound
+from dirac_core.errors import BulkResult, InvalidTransition
 from dirac_core.model.job import JOB_TRANSITIONS, JobStatus
 from dirac_core.wms.status_updates import StatusChange
 from dirac_core.wms.store import (
@@ -23,6 +23,7 @@ from dirac_core.wms.store import (
     chunks,
     history_row,
     insert_history,
+    job_not_found,
     read_statuses,
     set_job_rows,
 )
@@ -35,6 +36,9 @@ ACTIVE = frozenset({JobStatus.MATCHED, JobStatus.RUNNING, JobStatus.STALLED, Job
 #: Metrics a heartbeat may carry (DIRAC's dynamic data), stored as text.
 HEARTBEAT_METRICS = ("LoadAverage", "MemoryUsed", "Vsize", "AvailableDiskSpace", "CPUConsumed",
                      "WallClockTime")
+
+#: The minor status of a job killed or deleted by ``kill_or_delete``.
+_END_MINOR = {JobStatus.KILLED: "Marked for termination", JobStatus.DELETED: "Checking accounting"}
 
 _MARK_SENT = (update(job_commands).where(job_commands.c.id == bindparam("b_id"))
               .values(status="Sent", execution_time=bindparam("b_now")))
@@ -65,7 +69,7 @@ def heartbeat(conn: Connection, metrics: Mapping[int, Mapping[str, Any]], now: d
     for job_id in ids:
         row = current.get(job_id)
         if row is None:
-            result.add_failed(job_id, NotFound(f"job {job_id} does not exist", job_id=job_id))
+            result.add_failed(job_id, job_not_found(job_id))
             continue
         status = row["status"]
         values: dict[str, Any] = {"job_id": job_id, "heartbeat_time": now, "last_update_time": now,
@@ -109,10 +113,9 @@ def kill_or_delete(conn: Connection, job_ids: Iterable[int], target: JobStatus, 
     result: BulkResult[int, JobStatus] = BulkResult()
     changes: list[StatusChange] = []
     rows, history, to_kill = [], [], []
-    minor = "Marked for termination" if target is JobStatus.KILLED else "Checking accounting"
     for job_id in ids:
         if job_id not in current:
-            result.add_failed(job_id, NotFound(f"job {job_id} does not exist", job_id=job_id))
+            result.add_failed(job_id, job_not_found(job_id))
             continue
         status = current[job_id]["status"]
         steps = [target]
@@ -123,8 +126,7 @@ def kill_or_delete(conn: Connection, job_ids: Iterable[int], target: JobStatus, 
         for step in steps:
             if force or step is new or step in JOB_TRANSITIONS[new]:
                 if step is not new:
-                    history.append(history_row(job_id, step, "Marked for termination"
-                                               if step is JobStatus.KILLED else minor, None, now,
+                    history.append(history_row(job_id, step, _END_MINOR[step], None, now,
                                                "JobManager"))
                 new = step
         if new is status and status is not target:
@@ -134,11 +136,10 @@ def kill_or_delete(conn: Connection, job_ids: Iterable[int], target: JobStatus, 
             continue
         if status in ACTIVE:
             to_kill.append(job_id)
-        rows.append({"job_id": job_id, "status": new, "minor_status": minor if new is target
-                     else "Marked for termination", "last_update_time": now})
+        rows.append({"job_id": job_id, "status": new, "minor_status": _END_MINOR[new],
+                     "last_update_time": now})
         if new is not status:
-            changes.append(StatusChange(job_id, status, new, rows[-1]["minor_status"], now,
-                                        "JobManager"))
+            changes.append(StatusChange(job_id, status, new, _END_MINOR[new], now, "JobManager"))
         result.add_ok(job_id, new)
     set_job_rows(conn, rows)
     insert_history(conn, history)
@@ -164,7 +165,7 @@ def reschedule(conn: Connection, job_ids: Iterable[int], policy_of: Any, now: da
     for job_id in ids:
         row = current.get(job_id)
         if row is None:
-            result.add_failed(job_id, NotFound(f"job {job_id} does not exist", job_id=job_id))
+            result.add_failed(job_id, job_not_found(job_id))
             continue
         status = row["status"]
         if not (force or status is JobStatus.RESCHEDULED

@@ -22,14 +22,14 @@ from dirac_core.config import Config
 from dirac_core.config.registry import Property
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import input_data, job_history, job_jdls, job_parameters, jobs
-from dirac_core.errors import BulkResult, NotFound, PermissionDenied
+from dirac_core.errors import BulkResult, PermissionDenied
 from dirac_core.jdl.description import JobDescription, from_classad
 from dirac_core.jdl.syntax import parse
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
 from dirac_core.model.job import JobStatus
 from dirac_core.wms import control
-from dirac_core.wms.checks import CheckContext, run_checks
+from dirac_core.wms.checks import CheckContext, Replicas, Verdict, run_checks
 from dirac_core.wms.control import JobCommand
 from dirac_core.wms.matcher import MatchedJob, Matcher
 from dirac_core.wms.resource import ResourceDescription
@@ -40,8 +40,12 @@ from dirac_core.wms.status_updates import JobState, StatusChange, StatusUpdate, 
 from dirac_core.wms.store import (
     add_commands,
     allocate_job_ids,
+    bulk_insert,
     chunks,
+    history_row,
+    ids_in,
     insert_history,
+    job_not_found,
     read_jdls,
     read_statuses,
     set_job_rows,
@@ -118,10 +122,9 @@ class WorkloadManager:
             out.append(SubmittedJob(job_id=job_id, status=verdict.status,
                                     minor_status=verdict.minor_status, timestamp=now))
         with self.database.begin() as conn:
-            conn.execute(insert(jobs), job_rows)
-            conn.execute(insert(job_jdls), jdl_rows)
-            if inputs:
-                conn.execute(insert(input_data), inputs)
+            bulk_insert(conn, jobs, job_rows)
+            bulk_insert(conn, job_jdls, jdl_rows)
+            bulk_insert(conn, input_data, inputs)
             insert_history(conn, history)
             if enqueue(conn, queued, now, self.config.registry):
                 self.matcher.index.refresh()
@@ -277,8 +280,8 @@ class WorkloadManager:
         ids = sorted(set(job_ids))
         out: dict[int, dict[str, Any]] = {}
         with self.database.begin(read_only=True) as conn:
-            for part in chunks(ids):
-                for row in conn.execute(select(jobs).where(jobs.c.job_id.in_(part))).mappings():
+            for where in ids_in(conn, jobs.c.job_id, ids):
+                for row in conn.execute(select(jobs).where(where)).mappings():
                     out[row["job_id"]] = dict(row)
         return out
 
@@ -287,7 +290,7 @@ class WorkloadManager:
         with self.database.begin(read_only=True) as conn:
             found = read_jdls(conn, [job_id])
         if job_id not in found:
-            raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+            raise job_not_found(job_id)
         return found[job_id]
 
     def history(self, job_id: int) -> list[dict[str, Any]]:
@@ -297,14 +300,14 @@ class WorkloadManager:
                                 .order_by(job_history.c.status_time, job_history.c.id)
                                 ).mappings().all()
         if not rows:
-            raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+            raise job_not_found(job_id)
         return [dict(r) for r in rows]
 
     def set_parameters(self, job_id: int, parameters: Mapping[str, Any]) -> None:
         """Set free job parameters (replacing values of the same names); raises ``NotFound``."""
         with self.database.begin() as conn:
             if not read_statuses(conn, [job_id]):
-                raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+                raise job_not_found(job_id)
             names = list(parameters)
             for part in chunks(names):
                 conn.execute(job_parameters.delete().where(job_parameters.c.job_id == job_id,
@@ -334,30 +337,29 @@ class WorkloadManager:
         if entering:
             self._enqueue_stored(conn, entering, now)
 
-    def _verdicts(self, conn: Connection, job_ids: Sequence[int], *columns: str
-                  ) -> list[tuple[int, dict[str, Any], Any]]:
-        """Stored jobs checked again: ``(job id, row, verdict)``."""
+    def _stored(self, conn: Connection, job_ids: Sequence[int], *columns: str
+                ) -> tuple[dict[int, dict[str, Any]], dict[int, JobDescription], Replicas]:
+        """Stored jobs, for checking them again: their rows, descriptions and input replicas."""
         current = read_statuses(conn, job_ids, "owner", "owner_group", "vo", "user_priority",
                                 *columns)
         jdls = read_jdls(conn, job_ids)
         descs = {job_id: from_classad(parse(jdls[job_id])) for job_id in job_ids}
-        replicas = resolve_replicas(self.catalog, list(descs.values()))
-        out = []
-        for job_id, desc in descs.items():
-            row = current[job_id]
-            identity = Identity(user=row["owner"], group=row["owner_group"], vo=row["vo"])
-            out.append((job_id, row, lambda d=desc, i=identity: run_checks(
-                d, i, self._checks, replicas)))
-        return out
+        return current, descs, resolve_replicas(self.catalog, list(descs.values()))
+
+    def _check(self, row: Mapping[str, Any], desc: JobDescription, replicas: Replicas) -> Verdict:
+        owner = Identity(user=row["owner"], group=row["owner_group"], vo=row["vo"])
+        return run_checks(desc, owner, self._checks, replicas)
 
     def _recheck(self, conn: Connection, job_ids: Sequence[int], now: datetime
                  ) -> list[StatusChange]:
         """Run the checks again on stored jobs (rescheduled ones wait for their delay first)."""
         if not job_ids:
             return []
+        current, descs, replicas = self._stored(conn, job_ids, "reschedule_counter",
+                                                "reschedule_time", "minor_status")
         rows, history, queued, changes = [], [], [], []
-        for job_id, row, check in self._verdicts(conn, job_ids, "reschedule_counter",
-                                                 "reschedule_time", "minor_status"):
+        for job_id, desc in descs.items():
+            row = current[job_id]
             delay = self.config.operations.policy(row["vo"]).reschedule_delay(
                 row["reschedule_counter"])
             if delay and row["reschedule_time"] is not None and \
@@ -365,11 +367,13 @@ class WorkloadManager:
                 if row["minor_status"] != HELD_MINOR:
                     rows.append({"job_id": job_id, "status": JobStatus.CHECKING,
                                  "minor_status": HELD_MINOR, "last_update_time": now})
-                    history.append(_hist(job_id, JobStatus.CHECKING, HELD_MINOR,
-                                         f"held {delay} s after rescheduling", now))
+                    history.append(history_row(job_id, JobStatus.CHECKING, HELD_MINOR,
+                                               f"held {delay} s after rescheduling", now,
+                                               "JobChecks"))
                 continue
-            verdict = check()
-            history.extend(_hist(job_id, status, minor, None, now) for status, minor in verdict.steps)
+            verdict = self._check(row, desc, replicas)
+            history.extend(history_row(job_id, status, minor, None, now, "JobChecks")
+                           for status, minor in verdict.steps)
             rows.append({"job_id": job_id, "status": verdict.status,
                          "minor_status": verdict.minor_status, "last_update_time": now})
             if verdict.status is JobStatus.WAITING and verdict.requirements is not None:
@@ -385,16 +389,21 @@ class WorkloadManager:
 
     def _enqueue_stored(self, conn: Connection, job_ids: Sequence[int], now: datetime) -> None:
         """Put jobs moved to Waiting by a status update into their task queues."""
+        current, descs, replicas = self._stored(conn, job_ids)
         queued = []
-        for job_id, row, check in self._verdicts(conn, job_ids):
-            verdict = check()
+        for job_id, desc in descs.items():
+            verdict = self._check(current[job_id], desc, replicas)
             if verdict.requirements is not None:
-                queued.append((job_id, verdict.requirements, row["user_priority"]))
+                queued.append((job_id, verdict.requirements, current[job_id]["user_priority"]))
         dequeue(conn, job_ids)
         enqueue(conn, queued, now, self.config.registry)
         self.matcher.index.refresh()
 
     def notify(self, changes: Sequence[StatusChange]) -> None:
+        """Call ``dirac_job_status_changed`` for committed changes, one call per status group.
+
+        A failing hook is logged, never raised: the change is already committed.
+        """
         if not changes or not self.hooks.hook.dirac_job_status_changed.get_hookimpls():
             return
         groups: dict[tuple[JobStatus, str, datetime, str], list[int]] = defaultdict(list)
@@ -411,12 +420,6 @@ class WorkloadManager:
 
 #: The minor status of a job held after a rescheduling until its delay is over.
 HELD_MINOR = "Rescheduling delay"
-
-
-def _hist(job_id: int, status: JobStatus, minor: str, app: str | None,
-          now: datetime) -> dict[str, Any]:
-    return {"job_id": job_id, "status": status, "minor_status": minor, "application_status": app,
-            "status_time": now, "source": "JobChecks", "refused": False}
 
 
 def _filters(items: Sequence[Filter | Mapping[str, Any]]) -> list[Filter]:

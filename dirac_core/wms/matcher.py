@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import attrs
 import pluggy
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from dirac_core.config import Config
 from dirac_core.db.database import Database
@@ -173,8 +173,6 @@ class Matcher:
         # unqualified, and a correlated ``job_id = job_id`` would match every JDL
         self._set_matched_jdl = self._set_matched.returning(
             select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job")).scalar_subquery())
-        self._history = insert(job_history)
-        self._pilot = insert(job_to_pilot)
 
     # -- public -----------------------------------------------------------
 

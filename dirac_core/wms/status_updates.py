@@ -20,10 +20,10 @@ from sqlalchemy import Connection, func, select, type_coerce
 
 from dirac_core.db.tables.wms import job_history, jobs
 from dirac_core.db.types import UTCDateTime
-from dirac_core.errors import BulkResult, NotFound
+from dirac_core.errors import BulkResult
 from dirac_core.model.clock import ensure_utc
 from dirac_core.model.job import FINAL_JOB_STATUSES, JOB_TRANSITIONS, JobStatus
-from dirac_core.wms.store import history_row, ids_in, read_statuses
+from dirac_core.wms.store import history_row, ids_in, job_not_found, read_statuses
 
 __all__ = ["JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps"]
 
@@ -136,7 +136,7 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
     for job_id in ids:
         row = current.get(job_id)
         if row is None:
-            result.add_failed(job_id, NotFound(f"job {job_id} does not exist", job_id=job_id))
+            result.add_failed(job_id, job_not_found(job_id))
             continue
         state = dict(row)
         last = state.pop("last_logged")

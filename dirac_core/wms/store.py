@@ -30,6 +30,7 @@ from sqlalchemy.sql import ColumnElement
 
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import counters, job_commands, job_history, job_jdls, jobs
+from dirac_core.errors import NotFound
 from dirac_core.model.job import JobStatus
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "history_row",
     "ids_in",
     "insert_history",
+    "job_not_found",
     "read_jdls",
     "read_statuses",
     "set_job_rows",
@@ -57,6 +59,11 @@ _BUMP = (update(counters).where(counters.c.name == bindparam("b_name"))
          .values(value=counters.c.value + bindparam("b_n")))
 _READ = select(counters.c.value).where(counters.c.name == bindparam("b_name"))
 _INSERT_HISTORY = insert(job_history)
+
+
+def job_not_found(job_id: int) -> NotFound:
+    """The error of a bulk item naming a job that does not exist."""
+    return NotFound(f"job {job_id} does not exist", job_id=job_id)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
