@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +59,8 @@ SUPPORTED_SCHEMES: dict[str, str] = {
 _EXTRAS = {"mysql+mysqldb": "mysql", "postgresql+psycopg": "postgresql"}
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+# a pooled connection idle for longer than this is pinged before it is handed out
+_PING_AFTER_IDLE_S = 1.0
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -103,8 +106,13 @@ class Database:
       temporary file, removed when the object is garbage-collected, so that
       threads share it with the same WAL concurrency as a file.
     - MariaDB/MySQL and PostgreSQL: a pool of ``pool_size`` connections plus
-      ``max_overflow``, checked with a ping before use, recycled hourly;
-      ``READ COMMITTED`` isolation on both, so they behave alike.
+      ``max_overflow``, recycled hourly; ``READ COMMITTED`` isolation on
+      both, so they behave alike. A connection that sat idle in the pool for
+      more than a second is pinged before use (a dead one is replaced); one
+      checked in just now is not: on a busy server the ping and the pool's
+      reset-on-return rollback would each cost a round trip per transaction.
+      Every transaction is ended by :meth:`begin` or by closing the
+      ``Connection``, so the pool has nothing left to roll back.
     """
 
     def __init__(self, url: str | URL, *, pool_size: int = 5, max_overflow: int = 10,
@@ -121,8 +129,8 @@ class Database:
             self._scratch = tempfile.TemporaryDirectory(prefix="dirac-db-")
             engine_url = self.url.set(database=f"{self._scratch.name}/scratch.sqlite")
         if backend != "sqlite":
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
-                          pool_recycle=3600, isolation_level="READ COMMITTED",
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=3600,
+                          pool_reset_on_return=None, isolation_level="READ COMMITTED",
                           connect_args={"connect_timeout": connect_timeout})
         try:
             self.engine: Engine = create_engine(engine_url, **kwargs)
@@ -134,6 +142,28 @@ class Database:
             ) from None
         if backend == "sqlite":
             self._setup_sqlite()
+        else:
+            self._setup_idle_ping()
+
+    def _setup_idle_ping(self) -> None:
+        dialect = self.engine.dialect
+
+        @event.listens_for(self.engine, "checkin")
+        def _on_checkin(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+            record.info["dirac_idle_since"] = time.monotonic()
+
+        @event.listens_for(self.engine, "checkout")
+        def _on_checkout(dbapi_conn: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+            idle_since = record.info.get("dirac_idle_since")
+            if idle_since is None or time.monotonic() - idle_since <= _PING_AFTER_IDLE_S:
+                return
+            try:
+                dialect.do_ping(dbapi_conn)
+            except Exception as exc:
+                if dialect.is_disconnect(exc, dbapi_conn, None):
+                    # the pool discards this connection and checks out another
+                    raise sa_exc.DisconnectionError(str(exc)) from None
+                raise
 
     # -- SQLite specifics -------------------------------------------------
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, make_url, text
 
+import dirac_core.db.database as database_module
 from dirac_core.db import Database, normalize_url
 from dirac_core.errors import DatabaseError, DatabaseUnavailable
+from dirac_core.testing.databases import TestDatabases, selected_backends
 
 PASSWORD = "s3cr3t-XYZ"
 
@@ -171,3 +173,41 @@ def test_bad_password_is_not_echoed(db_url: URL) -> None:
 def test_sqlite_in_a_missing_directory_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(DatabaseUnavailable, match="sqlite"):
         Database(f"sqlite:///{tmp_path / 'missing' / 'x.db'}").check()
+
+
+def _server_session_id(database: Database) -> int:
+    query = "SELECT CONNECTION_ID()" if database.dialect == "mysql" else "SELECT pg_backend_pid()"
+    with database.connect() as conn:
+        return int(conn.exec_driver_sql(query).scalar_one())
+
+
+def _kill_session(database: Database, session_id: int) -> None:
+    with Database(database.url) as other, other.connect() as conn:
+        if database.dialect == "mysql":
+            conn.exec_driver_sql(f"KILL {session_id:d}")
+        else:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({session_id:d})")
+            conn.commit()
+
+
+@pytest.fixture(params=[b for b in selected_backends() if b != "sqlite"], ids=str)
+def server_database(request: pytest.FixtureRequest, dirac_test_databases: TestDatabases) -> Database:
+    """A fresh Database (its own pool) on each server backend."""
+    return Database(dirac_test_databases.url(request.param))
+
+
+@pytest.mark.parametrize("idle", [True, False], ids=["idle", "busy"])
+def test_only_idle_pooled_connections_are_pinged(server_database: Database, idle: bool,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle connection killed by the server is replaced unseen; a busy one is not pinged."""
+    database = server_database
+    dead = _server_session_id(database)  # checked out and back in: the pool keeps it
+    _kill_session(database, dead)
+    monkeypatch.setattr(database_module, "_PING_AFTER_IDLE_S", -1.0 if idle else 1e9)
+    if idle:
+        assert _server_session_id(database) != dead
+    else:
+        with pytest.raises(Exception, match=r"(?i)lost|gone|terminat|closed|server"):
+            _server_session_id(database)
+        assert _server_session_id(database) != dead  # the pool dropped the dead one
+    database.close()
