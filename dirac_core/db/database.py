@@ -159,7 +159,7 @@ class Database:
                 return
             try:
                 dialect.do_ping(dbapi_conn)
-            except Exception as exc:
+            except dialect.loaded_dbapi.Error as exc:
                 if dialect.is_disconnect(exc, dbapi_conn, None):
                     # the pool discards this connection and checks out another
                     raise sa_exc.DisconnectionError(str(exc)) from None
