@@ -245,6 +245,22 @@ class Database:
             with tx_conn.begin():
                 yield tx_conn
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """Yield a connection on which every statement commits by itself.
+
+        For a write done in one statement, on a server: no ``BEGIN`` and no
+        ``COMMIT`` round trip. On SQLite this is :meth:`begin` (SQLite has no
+        round trips to save). Raises :class:`DatabaseUnavailable` if no
+        connection can be made.
+        """
+        if self.engine.dialect.name == "sqlite":
+            with self.begin() as conn:
+                yield conn
+            return
+        with self.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
     def check(self) -> None:
         """Connect once and run ``SELECT 1``; raise :class:`DatabaseUnavailable` if that fails."""
         with self.connect() as conn:

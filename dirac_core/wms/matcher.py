@@ -20,25 +20,24 @@ import logging
 import random
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 import attrs
 import pluggy
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, select
 
 from dirac_core.config import Config
 from dirac_core.db.database import Database
-from dirac_core.db.tables.wms import job_history, job_jdls, job_to_pilot, jobs, task_queues, tq_jobs
+from dirac_core.db.tables.wms import task_queues, tq_jobs
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
-from dirac_core.model.job import JobStatus
 from dirac_core.wms.caching import SingleFlight
+from dirac_core.wms.claims import Claim, Claimer, ClaimRequest, claimer_for
 from dirac_core.wms.limiter import Limiter
 from dirac_core.wms.matching import OwnerFilter, excluded, owner_filter, queue_matches, tags_wanted
 from dirac_core.wms.requirements import JobRequirements
 from dirac_core.wms.resource import ResourceDescription
-from dirac_core.wms.store import PreparedStatement, bulk_insert
 
 __all__ = ["MatchedJob", "Matcher", "QueueIndex", "Queues"]
 
@@ -145,34 +144,7 @@ class Matcher:
         self._limiters: dict[str, Limiter] = {}
         self._lock = threading.Lock()
         self._skip_locked = database.supports_skip_locked
-        # Round trips bound the match rate on a server: the JDL comes with the claim, and
-        # where DELETE and UPDATE have RETURNING (PostgreSQL, SQLite) the pick is folded
-        # into the DELETE. Which form is used is decided on the first claim, when the
-        # dialect has seen the server.
-        self._returning: bool | None = None
-        self._fast_take: PreparedStatement | None = None
-        self._fast_set: PreparedStatement | None = None
-        best = (select(tq_jobs.c.job_id).where(tq_jobs.c.tq_id == bindparam("b_tq"))
-                .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
-        if self._skip_locked:
-            best = best.with_for_update(skip_locked=True)
-        jdl_of = select(job_jdls.c.jdl).where(job_jdls.c.job_id == tq_jobs.c.job_id)
-        pick = (select(tq_jobs.c.job_id, jdl_of.scalar_subquery())
-                .where(tq_jobs.c.tq_id == bindparam("b_tq"))
-                .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
-        self._pick = pick.with_for_update(skip_locked=True) if self._skip_locked else pick
-        self._claim = delete(tq_jobs).where(tq_jobs.c.job_id == bindparam("b_job"))
-        self._take = (delete(tq_jobs).where(tq_jobs.c.job_id == best.scalar_subquery())
-                      .returning(tq_jobs.c.job_id))
-        self._set_matched = (update(jobs).where(jobs.c.job_id == bindparam("b_job"),
-                                                jobs.c.status == JobStatus.WAITING)
-                             .values(status=JobStatus.MATCHED, minor_status="Assigned",
-                                     application_status="Unknown", site=bindparam("b_site"),
-                                     last_update_time=bindparam("b_now")))
-        # the JDL by the bound id, not correlated: SQLite's RETURNING names columns
-        # unqualified, and a correlated ``job_id = job_id`` would match every JDL
-        self._set_matched_jdl = self._set_matched.returning(
-            select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job")).scalar_subquery())
+        self._claimer: Claimer | None = None  # chosen on the first claim, once connected
 
     # -- public -----------------------------------------------------------
 
@@ -204,34 +176,28 @@ class Matcher:
         limiter = self._limiter(identity.vo)
         now = self._clock.now()
         out: list[MatchedJob | None] = []
-        history: list[dict[str, Any]] = []
-        pilots: list[dict[str, Any]] = []
-        with self._database.begin() as conn:
-            if self._returning is None:
-                self._returning = conn.dialect.delete_returning and conn.dialect.update_returning
-                if self._returning:
-                    self._fast_take = PreparedStatement(self._take, conn.dialect)
-                    self._fast_set = PreparedStatement(self._set_matched_jdl, conn.dialect)
+        claims: list[tuple[ClaimRequest, Claim]] = []
+        claimer = self._claimer
+        if claimer is None:
+            with self._database.connect() as conn:  # the dialect learns the server's version
+                claimer = self._claimer = claimer_for(conn.dialect, skip_locked=self._skip_locked)
+        # one claim written by one statement commits by itself: no BEGIN, no COMMIT
+        single = len(plans) == 1 and claimer.one_statement
+        with self._database.autocommit() if single else self._database.begin() as conn:
             for plan in plans:
                 resource = plan.resource
-                matched = self._match_one(conn, plan, limiter, now)
-                out.append(matched)
-                if matched is None:
-                    continue
                 where = resource.grid_ce or resource.site
-                history.append({"job_id": matched.job_id, "status": JobStatus.MATCHED,
-                                "minor_status": "Assigned", "application_status": "Unknown",
-                                "status_time": now, "source": f"Matcher@{where}"[:64],
-                                "refused": False})
-                if resource.pilot_stamp:
-                    pilots.append({"job_id": matched.job_id, "pilot_stamp": resource.pilot_stamp,
-                                   "start_time": now})
-            bulk_insert(conn, job_history, history)
-            bulk_insert(conn, job_to_pilot, pilots)
+                request = ClaimRequest(resource.site, f"Matcher@{where}"[:64],
+                                       resource.pilot_stamp or "", now)
+                matched = self._match_one(conn, claimer, plan, request, limiter)
+                out.append(matched)
+                if matched is not None:
+                    claims.append((request, Claim(matched.job_id, matched.jdl)))
+            claimer.finish(conn, claims)
         return out
 
-    def _match_one(self, conn: Connection, plan: _Plan, limiter: Limiter,
-                   now: datetime) -> MatchedJob | None:
+    def _match_one(self, conn: Connection, claimer: Claimer, plan: _Plan, request: ClaimRequest,
+                   limiter: Limiter) -> MatchedJob | None:
         resource = plan.resource
         refreshed = False
         for _ in range(_MAX_ATTEMPTS):
@@ -248,11 +214,10 @@ class Matcher:
                 continue
             tq_id = self._choose(candidates, queues, resource)
             req = queues[tq_id][0]
-            claimed = self._claim_from(conn, tq_id, resource, now)
+            claimed = claimer.claim(conn, tq_id, request)
             if claimed is not None:
                 limiter.matched(resource.site, req)
-                job_id, jdl = claimed
-                return MatchedJob(job_id=job_id, jdl=jdl, owner=req.owner,
+                return MatchedJob(job_id=claimed.job_id, jdl=claimed.jdl, owner=req.owner,
                                   owner_group=req.owner_group, vo=req.vo, task_queue=tq_id)
             self.index.mark_empty(tq_id)
         return None
@@ -295,37 +260,6 @@ class Matcher:
         answer = self.hooks.hook.dirac_match_priority(job=job, resource=attrs.asdict(resource),
                                                        priority=weight)
         return weight if answer is None else float(answer)
-
-    # -- claim --------------------------------------------------------------
-
-    def _claim_from(self, conn: Connection, tq_id: int, resource: ResourceDescription,
-                    now: datetime) -> tuple[int, str] | None:
-        """Claim the best job of a queue: its id and JDL, or None when the queue is empty."""
-        for _ in range(3):
-            params = {"b_site": resource.site, "b_now": now}
-            take, set_matched = self._fast_take, self._fast_set
-            if take is not None and set_matched is not None:
-                # one statement picks and deletes (SKIP LOCKED in the subquery on PostgreSQL)
-                job_id = take.execute(conn, {"b_tq": tq_id}).scalar()
-                if job_id is None:
-                    return None
-                params["b_job"] = job_id
-                row = set_matched.execute(conn, params).first()
-                matched, jdl = row is not None, row[0] if row is not None else ""
-            else:
-                picked = conn.execute(self._pick, {"b_tq": tq_id}).first()
-                if picked is None:
-                    return None
-                job_id, jdl = picked
-                if conn.execute(self._claim, {"b_job": job_id}).rowcount != 1:
-                    continue  # taken meanwhile (no SKIP LOCKED on this backend)
-                params["b_job"] = job_id
-                matched = conn.execute(self._set_matched, params).rowcount == 1
-            if matched:
-                return job_id, jdl
-            log.warning("job %s was in task queue %s but not Waiting; dropped from it",
-                        job_id, tq_id)
-        return None
 
     def _limiter(self, vo: str) -> Limiter:
         with self._lock:

@@ -1,0 +1,218 @@
+"""Claiming a queue's best job, per backend: the statements of the matcher's hot path.
+
+A claim deletes the job's ``wms_tq_jobs`` row (exactly one transaction can),
+moves the job from Waiting to Matched, and records the Matched status in the
+history and the pilot-to-job mapping. How many round trips that costs bounds
+the match rate on a database server, so each backend gets the fewest it
+allows:
+
+- PostgreSQL: one statement, data-modifying CTEs (pick with ``SKIP LOCKED``,
+  delete, update, two inserts) returning the job id and its JDL;
+- SQLite: ``DELETE ... RETURNING`` then ``UPDATE ... RETURNING`` the JDL; the
+  records of all the transaction's claims are inserted at the end;
+- MariaDB/MySQL: pick (``SKIP LOCKED`` where the server has it) with the JDL,
+  delete, update; records inserted at the end.
+
+Every strategy has the same contract (:class:`Claimer`), so the matcher does
+not know which one it drives.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy.engine import Dialect
+
+from dirac_core.db.tables.wms import job_history, job_jdls, job_to_pilot, jobs, tq_jobs
+from dirac_core.db.types import UTCDateTime
+from dirac_core.model.job import JobStatus
+from dirac_core.wms.store import PreparedStatement, bulk_insert
+
+__all__ = ["Claim", "ClaimRequest", "Claimer", "claimer_for"]
+
+log = logging.getLogger(__name__)
+
+_RETRIES = 3
+
+
+class ClaimRequest(NamedTuple):
+    """What a claim needs besides the queue: where the pilot is, when, and the pilot's stamp."""
+
+    site: str
+    source: str
+    pilot_stamp: str
+    now: datetime
+
+
+class Claim(NamedTuple):
+    """A claimed job: its id and its JDL."""
+
+    job_id: int
+    jdl: str
+
+
+#: what :meth:`Claimer._claim` returns when another transaction took the picked job first
+LOST = "lost"
+
+Outcome = tuple[Claim, bool] | None | str
+
+
+class Claimer(abc.ABC):
+    """Claims jobs inside the caller's transaction; :meth:`finish` before it commits."""
+
+    #: a claim is one statement that writes everything (it may run outside a transaction)
+    one_statement = False
+
+    def claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Claim | None:
+        """The queue's best job, claimed; None when the queue has none left."""
+        for _ in range(_RETRIES):
+            outcome = self._claim(conn, tq_id, request)
+            if outcome is None:
+                return None
+            if isinstance(outcome, str):
+                continue  # LOST: pick again
+            claim, matched = outcome
+            if matched:
+                return claim
+            log.warning("job %s was in task queue %s but not Waiting; dropped from it",
+                        claim.job_id, tq_id)
+        return None
+
+    def finish(self, conn: Connection, claims: Sequence[tuple[ClaimRequest, Claim]]) -> None:
+        """Write what the claims of this transaction still owe (history, pilot mapping)."""
+        bulk_insert(conn, job_history, [
+            {"job_id": claim.job_id, "status": JobStatus.MATCHED, "minor_status": "Assigned",
+             "application_status": "Unknown", "status_time": request.now,
+             "source": request.source, "refused": False} for request, claim in claims])
+        bulk_insert(conn, job_to_pilot, [
+            {"job_id": claim.job_id, "pilot_stamp": request.pilot_stamp, "start_time": request.now}
+            for request, claim in claims if request.pilot_stamp])
+
+    @abc.abstractmethod
+    def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
+        """Take the queue's best job: (claim, whether it was Waiting), None if none is left,
+        or :data:`LOST` if another transaction took it first."""
+
+
+def _set_matched() -> Any:
+    return (update(jobs).where(jobs.c.job_id == bindparam("b_job"),
+                               jobs.c.status == JobStatus.WAITING)
+            .values(status=JobStatus.MATCHED, minor_status="Assigned",
+                    application_status="Unknown", site=bindparam("b_site"),
+                    last_update_time=bindparam("b_now")))
+
+
+def _best(*, skip_locked: bool) -> Any:
+    best = (select(tq_jobs.c.job_id).where(tq_jobs.c.tq_id == bindparam("b_tq"))
+            .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
+    return best.with_for_update(skip_locked=True) if skip_locked else best
+
+
+class ReturningClaimer(Claimer):
+    """Two statements with RETURNING: delete the best job's queue row, update the job."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        take = (delete(tq_jobs).where(tq_jobs.c.job_id == _best(skip_locked=False).scalar_subquery())
+                .returning(tq_jobs.c.job_id))
+        # the JDL by the bound id, not correlated: SQLite's RETURNING names columns
+        # unqualified, and a correlated ``job_id = job_id`` would match every JDL
+        set_matched = _set_matched().returning(
+            select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job")).scalar_subquery())
+        self._take = PreparedStatement(take, dialect)
+        self._set = PreparedStatement(set_matched, dialect)
+
+    def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
+        job_id = self._take.execute(conn, {"b_tq": tq_id}).scalar()
+        if job_id is None:
+            return None
+        row = self._set.execute(conn, {"b_job": job_id, "b_site": request.site,
+                                       "b_now": request.now}).first()
+        return Claim(job_id, row[0] if row is not None else ""), row is not None
+
+
+class PickClaimer(Claimer):
+    """Three statements: pick the best job with its JDL, delete its queue row, update the job."""
+
+    def __init__(self, *, skip_locked: bool) -> None:
+        jdl_of = select(job_jdls.c.jdl).where(job_jdls.c.job_id == tq_jobs.c.job_id)
+        pick = (select(tq_jobs.c.job_id, jdl_of.scalar_subquery())
+                .where(tq_jobs.c.tq_id == bindparam("b_tq"))
+                .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
+        self._pick = pick.with_for_update(skip_locked=True) if skip_locked else pick
+        self._delete = delete(tq_jobs).where(tq_jobs.c.job_id == bindparam("b_job"))
+        self._set = _set_matched()
+
+    def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
+        picked = conn.execute(self._pick, {"b_tq": tq_id}).first()
+        if picked is None:
+            return None
+        job_id, jdl = picked
+        if conn.execute(self._delete, {"b_job": job_id}).rowcount != 1:
+            return LOST  # taken meanwhile (a server without SKIP LOCKED)
+        matched = conn.execute(self._set, {"b_job": job_id, "b_site": request.site,
+                                           "b_now": request.now}).rowcount == 1
+        return Claim(job_id, jdl or ""), matched
+
+
+_PG_CLAIM = text("""
+WITH args AS (
+    SELECT CAST(:site AS VARCHAR) AS site, CAST(:source AS VARCHAR) AS source,
+           CAST(:stamp AS VARCHAR) AS stamp
+), picked AS (
+    SELECT job_id FROM wms_tq_jobs WHERE tq_id = :tq
+    ORDER BY rank, job_id LIMIT 1 FOR UPDATE SKIP LOCKED
+), taken AS (
+    DELETE FROM wms_tq_jobs AS q USING picked WHERE q.job_id = picked.job_id
+    RETURNING q.job_id
+), matched AS (
+    UPDATE wms_jobs AS j
+    SET status = 'Matched', minor_status = 'Assigned', application_status = 'Unknown',
+        site = (SELECT site FROM args), last_update_time = :now
+    FROM taken WHERE j.job_id = taken.job_id AND j.status = 'Waiting'
+    RETURNING j.job_id
+), logged AS (
+    INSERT INTO wms_job_history
+        (job_id, status, minor_status, application_status, status_time, source, refused)
+    SELECT job_id, 'Matched', 'Assigned', 'Unknown', :now, args.source, false FROM matched, args
+), mapped AS (
+    INSERT INTO wms_job_to_pilot (job_id, pilot_stamp, start_time)
+    SELECT job_id, args.stamp, :now FROM matched, args WHERE args.stamp <> ''
+)
+SELECT taken.job_id, matched.job_id IS NOT NULL, d.jdl
+FROM taken LEFT JOIN matched ON true LEFT JOIN wms_job_jdls AS d ON d.job_id = taken.job_id
+""").bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+class PostgresClaimer(Claimer):
+    """One statement per claim: pick, delete, update and both records in data-modifying CTEs."""
+
+    one_statement = True
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._statement = PreparedStatement(_PG_CLAIM, dialect)
+
+    def finish(self, conn: Connection, claims: Sequence[tuple[ClaimRequest, Claim]]) -> None:
+        """Nothing left to write: the claim statement wrote the records."""
+
+    def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
+        row = self._statement.execute(conn, {"tq": tq_id, "site": request.site, "now": request.now,
+                                             "source": request.source,
+                                             "stamp": request.pilot_stamp}).first()
+        if row is None:
+            return None
+        job_id, matched, jdl = row
+        return Claim(job_id, jdl or ""), bool(matched)
+
+
+def claimer_for(dialect: Dialect, *, skip_locked: bool) -> Claimer:
+    """The claim strategy for a connected dialect (it must have seen the server)."""
+    if dialect.name == "postgresql":
+        return PostgresClaimer(dialect)
+    if dialect.delete_returning and dialect.update_returning:
+        return ReturningClaimer(dialect)
+    return PickClaimer(skip_locked=skip_locked)
