@@ -221,7 +221,7 @@ def test_match(benchmark: BenchmarkFixture, database: Database, url: str, tmp_pa
             (f"match x{BATCH}, {PROCESSES} processes", support.summarize(four_batched), raw_four)):
         _record(benchmark, name, backend, ours=stats["rate"], raw=raw["rate"], unit="matches/s",
                 median_ms=stats["median_ms"], p99_ms=stats["p99_ms"])
-    print(f"[{backend}] raw claim+history+commit latency: 1 conn median "
+    print(f"[{backend}] raw claim latency (every row a claim writes, one commit each): 1 conn median "
           f"{raw_one['median_ms']:.3f} ms p99 {raw_one['p99_ms']:.3f} ms; {PROCESSES} conns "
           f"median {raw_four['median_ms']:.3f} ms p99 {raw_four['p99_ms']:.3f} ms "
           f"({left:,} jobs were waiting)")

@@ -147,7 +147,7 @@ def match_worker(spec: MatcherSpec, barrier: Any, results: Any) -> None:
 
 def raw_claim_worker(url: str, count: int, tq_ids: Sequence[int], barrier: Any,
                      results: Any) -> None:
-    """The raw baseline in a process: ``count`` times claim one row + insert history, commit."""
+    """The raw baseline in a process: ``count`` claims by :func:`raw_claims`."""
     database = Database(url)
     try:
         barrier.wait()
@@ -161,17 +161,24 @@ def _marker(database: Database) -> str:
 
 
 def raw_claims(database: Database, count: int, tq_ids: Sequence[int]) -> MatchRun:
-    """Claim one ``wms_tq_jobs`` row and insert one history row per commit, plain DBAPI.
+    """What a claim writes, one plain DBAPI statement at a time, one commit per claim.
 
-    Queues are taken in turn from ``tq_ids``; SKIP LOCKED where the backend has it.
+    Pick the queue's best job (SKIP LOCKED where the backend has it) with its
+    JDL, delete its queue row, set it Matched, insert its history record and
+    its pilot mapping, commit. Queues are taken in turn from ``tq_ids``.
     """
     m = _marker(database)
     lock = " FOR UPDATE SKIP LOCKED" if database.supports_skip_locked else ""
-    pick = (f"SELECT job_id FROM wms_tq_jobs WHERE tq_id = {m} "
-            f"ORDER BY {_q(database, 'rank')}, job_id LIMIT 1{lock}")
+    pick = (f"SELECT q.job_id, (SELECT jdl FROM wms_job_jdls AS d WHERE d.job_id = q.job_id) "
+            f"FROM wms_tq_jobs AS q WHERE q.tq_id = {m} "
+            f"ORDER BY q.{_q(database, 'rank')}, q.job_id LIMIT 1{lock}")
     claim = f"DELETE FROM wms_tq_jobs WHERE job_id = {m}"
+    matched_sql = (f"UPDATE wms_jobs SET status = 'Matched', minor_status = 'Assigned', "
+                   f"application_status = 'Unknown', site = {m}, last_update_time = {m} "
+                   f"WHERE job_id = {m} AND status = 'Waiting'")
     hist = ("INSERT INTO wms_job_history (job_id, status, minor_status, application_status, "
             f"status_time, source, refused) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})")
+    pilot = f"INSERT INTO wms_job_to_pilot (job_id, pilot_stamp, start_time) VALUES ({m}, {m}, {m})"
     sqlite = database.dialect == "sqlite"
     raw = database.engine.raw_connection()
     latencies: list[float] = []
@@ -187,10 +194,13 @@ def raw_claims(database: Database, count: int, tq_ids: Sequence[int]) -> MatchRu
             cur.execute(pick, (tq_ids[i % len(tq_ids)],))
             row = cur.fetchone()
             if row is not None:
-                cur.execute(claim, (row[0],))
-                now = datetime.now(UTC).replace(tzinfo=None)
-                cur.execute(hist, (row[0], "Matched", "Assigned", "Unknown",
-                                   now.isoformat(sep=" ") if sqlite else now, "raw", False))
+                job_id = row[0]
+                cur.execute(claim, (job_id,))
+                now: Any = datetime.now(UTC).replace(tzinfo=None)
+                now = now.isoformat(sep=" ") if sqlite else now
+                cur.execute(matched_sql, ("raw-site", now, job_id))
+                cur.execute(hist, (job_id, "Matched", "Assigned", "Unknown", now, "raw", False))
+                cur.execute(pilot, (job_id, f"raw{i}", now))
                 matched += 1
             raw.commit()
             latencies.append(clock() - t0)

@@ -8,10 +8,11 @@ allows:
 
 - PostgreSQL: one statement, data-modifying CTEs (pick with ``SKIP LOCKED``,
   delete, update, two inserts) returning the job id and its JDL;
-- SQLite: ``DELETE ... RETURNING`` then ``UPDATE ... RETURNING`` the JDL; the
-  records of all the transaction's claims are inserted at the end;
-- MariaDB/MySQL: pick (``SKIP LOCKED`` where the server has it) with the JDL,
-  delete, update; records inserted at the end.
+- MariaDB/MySQL: the ``wms_claim`` stored procedure (migration 0003), one call;
+- SQLite: ``DELETE ... RETURNING``, ``UPDATE ... RETURNING`` the JDL, two inserts;
+- other servers, or a MariaDB schema made without the migrations: pick
+  (``SKIP LOCKED`` where the server has it) with the JDL, delete, update,
+  two inserts.
 
 Every strategy has the same contract (:class:`Claimer`), so the matcher does
 not know which one it drives.
@@ -21,17 +22,16 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Dialect
 
+from dirac_core.db.prepared import PreparedStatement
 from dirac_core.db.tables.wms import job_history, job_jdls, job_to_pilot, jobs, tq_jobs
 from dirac_core.db.types import UTCDateTime
 from dirac_core.model.job import JobStatus
-from dirac_core.wms.store import PreparedStatement, bulk_insert
 
 __all__ = ["Claim", "ClaimRequest", "Claimer", "claimer_for"]
 
@@ -63,10 +63,11 @@ Outcome = tuple[Claim, bool] | None | str
 
 
 class Claimer(abc.ABC):
-    """Claims jobs inside the caller's transaction; :meth:`finish` before it commits."""
+    """Claims jobs inside the caller's transaction, history record and pilot mapping included."""
 
-    #: a claim is one statement that writes everything (it may run outside a transaction)
-    one_statement = False
+    #: a claim is one statement that writes everything: a single claim may run on an
+    #: autocommit connection (no BEGIN, no COMMIT round trip)
+    autocommit_single = False
 
     def claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Claim | None:
         """The queue's best job, claimed; None when the queue has none left."""
@@ -83,16 +84,6 @@ class Claimer(abc.ABC):
                         claim.job_id, tq_id)
         return None
 
-    def finish(self, conn: Connection, claims: Sequence[tuple[ClaimRequest, Claim]]) -> None:
-        """Write what the claims of this transaction still owe (history, pilot mapping)."""
-        bulk_insert(conn, job_history, [
-            {"job_id": claim.job_id, "status": JobStatus.MATCHED, "minor_status": "Assigned",
-             "application_status": "Unknown", "status_time": request.now,
-             "source": request.source, "refused": False} for request, claim in claims])
-        bulk_insert(conn, job_to_pilot, [
-            {"job_id": claim.job_id, "pilot_stamp": request.pilot_stamp, "start_time": request.now}
-            for request, claim in claims if request.pilot_stamp])
-
     @abc.abstractmethod
     def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
         """Take the queue's best job: (claim, whether it was Waiting), None if none is left,
@@ -105,6 +96,28 @@ def _set_matched() -> Any:
             .values(status=JobStatus.MATCHED, minor_status="Assigned",
                     application_status="Unknown", site=bindparam("b_site"),
                     last_update_time=bindparam("b_now")))
+
+
+class _Records:
+    """The Matched history record and the pilot-to-job mapping of a claim, as two inserts."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        history = insert(job_history).values(
+            job_id=bindparam("b_job"), status=JobStatus.MATCHED, minor_status="Assigned",
+            application_status="Unknown", status_time=bindparam("b_now"),
+            source=bindparam("b_source"), refused=False)
+        mapping = insert(job_to_pilot).values(job_id=bindparam("b_job"),
+                                              pilot_stamp=bindparam("b_stamp"),
+                                              start_time=bindparam("b_now"))
+        self._history = PreparedStatement(history, dialect)
+        self._mapping = PreparedStatement(mapping, dialect)
+
+    def write(self, conn: Connection, job_id: int, request: ClaimRequest) -> None:
+        values = {"b_job": job_id, "b_now": request.now, "b_source": request.source,
+                  "b_stamp": request.pilot_stamp}
+        self._history.rows(conn, values)
+        if request.pilot_stamp:
+            self._mapping.rows(conn, values)
 
 
 def _best(*, skip_locked: bool) -> Any:
@@ -125,20 +138,23 @@ class ReturningClaimer(Claimer):
             select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job")).scalar_subquery())
         self._take = PreparedStatement(take, dialect)
         self._set = PreparedStatement(set_matched, dialect)
+        self._records = _Records(dialect)
 
     def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
-        job_id = self._take.execute(conn, {"b_tq": tq_id}).scalar()
-        if job_id is None:
+        taken = self._take.rows(conn, {"b_tq": tq_id})
+        if not taken:
             return None
-        row = self._set.execute(conn, {"b_job": job_id, "b_site": request.site,
-                                       "b_now": request.now}).first()
-        return Claim(job_id, row[0] if row is not None else ""), row is not None
+        job_id = taken[0][0]
+        rows = self._set.rows(conn, {"b_job": job_id, "b_site": request.site, "b_now": request.now})
+        if rows:
+            self._records.write(conn, job_id, request)
+        return Claim(job_id, rows[0][0] if rows else ""), bool(rows)
 
 
 class PickClaimer(Claimer):
     """Three statements: pick the best job with its JDL, delete its queue row, update the job."""
 
-    def __init__(self, *, skip_locked: bool) -> None:
+    def __init__(self, dialect: Dialect, *, skip_locked: bool) -> None:
         jdl_of = select(job_jdls.c.jdl).where(job_jdls.c.job_id == tq_jobs.c.job_id)
         pick = (select(tq_jobs.c.job_id, jdl_of.scalar_subquery())
                 .where(tq_jobs.c.tq_id == bindparam("b_tq"))
@@ -146,6 +162,7 @@ class PickClaimer(Claimer):
         self._pick = pick.with_for_update(skip_locked=True) if skip_locked else pick
         self._delete = delete(tq_jobs).where(tq_jobs.c.job_id == bindparam("b_job"))
         self._set = _set_matched()
+        self._records = _Records(dialect)
 
     def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
         picked = conn.execute(self._pick, {"b_tq": tq_id}).first()
@@ -156,6 +173,8 @@ class PickClaimer(Claimer):
             return LOST  # taken meanwhile (a server without SKIP LOCKED)
         matched = conn.execute(self._set, {"b_job": job_id, "b_site": request.site,
                                            "b_now": request.now}).rowcount == 1
+        if matched:
+            self._records.write(conn, job_id, request)
         return Claim(job_id, jdl or ""), matched
 
 
@@ -191,28 +210,61 @@ FROM taken LEFT JOIN matched ON true LEFT JOIN wms_job_jdls AS d ON d.job_id = t
 class PostgresClaimer(Claimer):
     """One statement per claim: pick, delete, update and both records in data-modifying CTEs."""
 
-    one_statement = True
+    autocommit_single = True
 
     def __init__(self, dialect: Dialect) -> None:
         self._statement = PreparedStatement(_PG_CLAIM, dialect)
 
-    def finish(self, conn: Connection, claims: Sequence[tuple[ClaimRequest, Claim]]) -> None:
-        """Nothing left to write: the claim statement wrote the records."""
-
     def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
-        row = self._statement.execute(conn, {"tq": tq_id, "site": request.site, "now": request.now,
-                                             "source": request.source,
-                                             "stamp": request.pilot_stamp}).first()
-        if row is None:
+        rows = self._statement.rows(conn, {"tq": tq_id, "site": request.site, "now": request.now,
+                                           "source": request.source, "stamp": request.pilot_stamp})
+        if not rows:
             return None
-        job_id, matched, jdl = row
+        job_id, matched, jdl = rows[0]
         return Claim(job_id, jdl or ""), bool(matched)
 
 
-def claimer_for(dialect: Dialect, *, skip_locked: bool) -> Claimer:
-    """The claim strategy for a connected dialect (it must have seen the server)."""
+_MYSQL_CLAIM = text("CALL wms_claim(:tq, :site, :now, :source, :stamp)").bindparams(
+    bindparam("now", type_=UTCDateTime()))
+
+
+class ProcedureClaimer(Claimer):
+    """One call per claim: the ``wms_claim`` procedure of migration 0003 (MariaDB/MySQL).
+
+    It runs in the caller's transaction: on MariaDB an autocommit connection
+    would cost more round trips (switching the session back and forth) than
+    the commit it saves.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._statement = PreparedStatement(_MYSQL_CLAIM, dialect)
+
+    def _claim(self, conn: Connection, tq_id: int, request: ClaimRequest) -> Outcome:
+        rows = self._statement.rows(conn, {"tq": tq_id, "site": request.site, "now": request.now,
+                                           "source": request.source, "stamp": request.pilot_stamp})
+        job_id, waiting, jdl = rows[0]
+        if job_id is None:
+            return None
+        return Claim(int(job_id), jdl or ""), bool(waiting)
+
+
+def _has_procedure(conn: Connection, name: str) -> bool:
+    query = text("SELECT COUNT(*) FROM information_schema.routines "
+                 "WHERE routine_schema = DATABASE() AND routine_name = :name")
+    return bool(conn.execute(query, {"name": name}).scalar())
+
+
+def claimer_for(conn: Connection, *, skip_locked: bool) -> Claimer:
+    """The claim strategy for the database behind ``conn``.
+
+    On MariaDB/MySQL the procedure is used when the schema has it (migrated,
+    rather than made by ``create_all``) and the server has ``SKIP LOCKED``.
+    """
+    dialect = conn.dialect
     if dialect.name == "postgresql":
         return PostgresClaimer(dialect)
+    if dialect.name == "mysql" and skip_locked and _has_procedure(conn, "wms_claim"):
+        return ProcedureClaimer(dialect)
     if dialect.delete_returning and dialect.update_returning:
         return ReturningClaimer(dialect)
-    return PickClaimer(skip_locked=skip_locked)
+    return PickClaimer(dialect, skip_locked=skip_locked)

@@ -33,7 +33,7 @@ from dirac_core.db.tables.wms import task_queues, tq_jobs
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
 from dirac_core.wms.caching import SingleFlight
-from dirac_core.wms.claims import Claim, Claimer, ClaimRequest, claimer_for
+from dirac_core.wms.claims import Claimer, ClaimRequest, claimer_for
 from dirac_core.wms.limiter import Limiter
 from dirac_core.wms.matching import OwnerFilter, excluded, owner_filter, queue_matches, tags_wanted
 from dirac_core.wms.requirements import JobRequirements
@@ -176,24 +176,19 @@ class Matcher:
         limiter = self._limiter(identity.vo)
         now = self._clock.now()
         out: list[MatchedJob | None] = []
-        claims: list[tuple[ClaimRequest, Claim]] = []
         claimer = self._claimer
         if claimer is None:
-            with self._database.connect() as conn:  # the dialect learns the server's version
-                claimer = self._claimer = claimer_for(conn.dialect, skip_locked=self._skip_locked)
+            with self._database.begin(read_only=True) as conn:
+                claimer = self._claimer = claimer_for(conn, skip_locked=self._skip_locked)
         # one claim written by one statement commits by itself: no BEGIN, no COMMIT
-        single = len(plans) == 1 and claimer.one_statement
+        single = len(plans) == 1 and claimer.autocommit_single
         with self._database.autocommit() if single else self._database.begin() as conn:
             for plan in plans:
                 resource = plan.resource
                 where = resource.grid_ce or resource.site
                 request = ClaimRequest(resource.site, f"Matcher@{where}"[:64],
                                        resource.pilot_stamp or "", now)
-                matched = self._match_one(conn, claimer, plan, request, limiter)
-                out.append(matched)
-                if matched is not None:
-                    claims.append((request, Claim(matched.job_id, matched.jdl)))
-            claimer.finish(conn, claims)
+                out.append(self._match_one(conn, claimer, plan, request, limiter))
         return out
 
     def _match_one(self, conn: Connection, claimer: Claimer, plan: _Plan, request: ClaimRequest,

@@ -291,33 +291,3 @@ def add_commands(conn: Connection, job_ids: Iterable[int], command: str, when: d
              "reception_time": when} for j in job_ids]
     if rows:
         conn.execute(insert(job_commands), rows)
-
-
-class PreparedStatement:
-    """A statement compiled once for a dialect and run through the DBAPI cursor.
-
-    For the matcher's hot path, where SQLAlchemy's per-execution work costs
-    more than the statement itself on SQLite. Bind processors (enums, UTC
-    timestamps) are applied as SQLAlchemy would; the result is a normal
-    ``CursorResult``.
-    """
-
-    def __init__(self, statement: Any, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql: str = compiled.string
-        self._compiled = compiled
-        self._order = compiled.positiontup
-        processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                      for name, bind in compiled.binds.items()}
-        self._processors = {name: p for name, p in processors.items() if p is not None}
-
-    def execute(self, conn: Connection, values: Mapping[str, Any]) -> Any:
-        """Run with the bind values ``values`` (the others keep their compiled values)."""
-        params = self._compiled.construct_params(dict(values))
-        for name, process in self._processors.items():
-            value = params.get(name)
-            if value is not None:
-                params[name] = process(value)
-        if self._order is not None:
-            return conn.exec_driver_sql(self.sql, tuple(params[n] for n in self._order))
-        return conn.exec_driver_sql(self.sql, params)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from dirac_core.db import Database
 from dirac_core.db.tables.wms import counters, job_history, jobs
 from dirac_core.model.job import JobStatus
 from dirac_core.wms.store import (
     CHUNK,
-    PreparedStatement,
     allocate_job_ids,
     bulk_insert,
     history_row,
@@ -62,24 +61,6 @@ def test_ids_in_and_grouped_updates_over_many_chunks(database: Database) -> None
         rows = dict(conn.execute(select(jobs.c.job_id, jobs.c.minor_status)).all())
     assert selected == set(range(2, n + 1, 2))
     assert rows[1] == "same" and rows[n - 3] == "same" and rows[n] == f"own {n}"
-
-
-def test_prepared_statement_matches_sqlalchemy(database: Database) -> None:
-    stmt = (update(jobs).where(jobs.c.job_id == 1, jobs.c.status == JobStatus.WAITING)
-            .values(status=JobStatus.MATCHED, last_update_time=T0)
-            .returning(jobs.c.job_id))
-    with database.begin() as conn:
-        conn.execute(insert(jobs), [_job(1), _job(2)])
-        if conn.dialect.update_returning:
-            prepared = PreparedStatement(stmt, conn.dialect)
-            assert prepared.execute(conn, {}).scalar() == 1
-            assert prepared.execute(conn, {}).scalar() is None  # no longer Waiting
-        else:  # MariaDB: no UPDATE ... RETURNING; the prepared form of the plain update
-            plain = PreparedStatement(update(jobs).where(jobs.c.job_id == 1).values(
-                status=JobStatus.MATCHED, last_update_time=T0), conn.dialect)
-            assert plain.execute(conn, {}).rowcount == 1
-        row = conn.execute(select(jobs).where(jobs.c.job_id == 1)).mappings().one()
-    assert row["status"] is JobStatus.MATCHED and row["last_update_time"] == T0
 
 
 def test_job_ids_are_reserved_in_consecutive_blocks(database: Database) -> None:

@@ -1,0 +1,63 @@
+"""Statements compiled once and run straight on the DBAPI cursor, for hot paths.
+
+SQLAlchemy's work per execution (execution context, result object, events)
+costs more than a short statement itself on SQLite, and a good part of a
+claim's client time on a server. :class:`PreparedStatement` compiles once
+per dialect, applies the bind processors SQLAlchemy would (enums, UTC
+timestamps, booleans) and hands the text to the connection's DBAPI cursor,
+inside the connection's current transaction. Errors come out as
+SQLAlchemy's (``sqlalchemy.exc.DBAPIError`` subclasses); a lost server
+connection invalidates the connection, as SQLAlchemy does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect
+
+__all__ = ["PreparedStatement"]
+
+
+class PreparedStatement:
+    """A statement compiled once for a dialect; :meth:`rows` runs it on the DBAPI cursor."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self._compiled = compiled
+        self._order = compiled.positiontup
+        processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                      for name, bind in compiled.binds.items()}
+        self._processors = {name: p for name, p in processors.items() if p is not None}
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        """The DBAPI parameters for the bind values ``values`` (others keep their compiled values)."""
+        params = self._compiled.construct_params(dict(values))
+        for name, process in self._processors.items():
+            value = params.get(name)
+            if value is not None:
+                params[name] = process(value)
+        if self._order is not None:
+            return tuple(params[n] for n in self._order)
+        return params
+
+    def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run with ``values`` in ``conn``'s transaction; the rows it returns (maybe none)."""
+        params = self.parameters(values)
+        dbapi_conn = conn.connection.dbapi_connection
+        dialect = conn.dialect
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(self.sql, params)
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_conn, cursor):
+                conn.invalidate(exc)
+            raise sa_exc.DBAPIError.instance(self.sql, params, exc, dialect.loaded_dbapi.Error,
+                                             dialect=dialect) from exc
+        finally:
+            cursor.close()
