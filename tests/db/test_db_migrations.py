@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from dirac_core.db import Database, all_metadata, check_table_names
 from dirac_core.db.migrating import schema_differences
+from dirac_core.testing.databases import TestDatabases, selected_backends
 
 
 def _head() -> str | None:
@@ -62,3 +64,28 @@ def test_every_system_follows_the_table_prefix_rule() -> None:
     assert len(set(systems)) == len(systems)
     for metadata in all_metadata():
         check_table_names(metadata)
+
+
+@pytest.fixture(params=[b for b in selected_backends() if b == "mysql"], ids=str)
+def mariadb(request: pytest.FixtureRequest, dirac_test_databases: TestDatabases) -> Database:
+    """The migrated MariaDB test database."""
+    return dirac_test_databases.database(request.param)
+
+
+def test_mariadb_claim_procedure_comes_and_goes_with_0003(mariadb: Database) -> None:
+    from alembic import command
+
+    from dirac_core.wms.claims import PickClaimer, ProcedureClaimer, claimer_for
+
+    def claimer() -> type:
+        with mariadb.begin() as conn:
+            return type(claimer_for(conn, skip_locked=True))
+
+    assert claimer() is ProcedureClaimer
+    try:
+        with mariadb.begin() as conn:
+            command.downgrade(mariadb.alembic_config(conn), "0002")
+        assert claimer() is PickClaimer  # a schema without the procedure still matches
+    finally:
+        mariadb.upgrade()
+    assert claimer() is ProcedureClaimer
