@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select
 
 from dirac_core.config import Config
 from dirac_core.config.registry import Property
+from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import input_data, job_history, job_jdls, job_parameters, jobs
 from dirac_core.errors import BulkResult, PermissionDenied
@@ -40,7 +41,6 @@ from dirac_core.wms.status_updates import JobState, StatusChange, StatusUpdate, 
 from dirac_core.wms.store import (
     add_commands,
     allocate_job_ids,
-    bulk_insert,
     chunks,
     history_row,
     ids_in,

@@ -6,18 +6,14 @@ one ``executemany`` per table.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     BigInteger,
-    Column,
     Connection,
-    MetaData,
-    Table,
     any_,
     bindparam,
     insert,
@@ -25,9 +21,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ColumnElement
 
+from dirac_core.db.bulk import bulk_insert, bulk_update
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import counters, job_commands, job_history, job_jdls, jobs
 from dirac_core.errors import NotFound
@@ -37,7 +33,6 @@ __all__ = [
     "CHUNK",
     "add_commands",
     "allocate_job_ids",
-    "bulk_insert",
     "chunks",
     "history_row",
     "ids_in",
@@ -129,82 +124,6 @@ def insert_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(_INSERT_HISTORY, list(rows))
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) with one DBAPI ``executemany``.
-
-    What SQLAlchemy's executemany does, without its Python work per row: the
-    INSERT is compiled once per table, dialect and columns, and each column's
-    bind processor (enums, UTC timestamps, booleans) runs once per distinct
-    value, so a bulk submission's 40,000 history rows cost about a third.
-    Rows whose keys differ, or a statement that would need column defaults
-    computed in Python, go through SQLAlchemy. Errors are SQLAlchemy's, as
-    for any statement.
-    """
-    if not rows:
-        return
-    names = tuple(rows[0])
-    if any(tuple(row) != names for row in rows):
-        # SQLAlchemy's executemany takes the first row's keys and drops other keys:
-        # insert each run of rows with the same keys, in order
-        start = 0
-        for end in range(1, len(rows) + 1):
-            if end == len(rows) or tuple(rows[end]) != tuple(rows[start]):
-                bulk_insert(conn, table, rows[start:end])
-                start = end
-        return
-    compiled = _compiled_insert(conn.dialect, table, names)
-    if compiled is None:
-        conn.execute(insert(table), list(rows))
-        return
-    sql, order = compiled
-    try:
-        columns = {name: [row[name] for row in rows] for name in names}
-    except KeyError:
-        conn.execute(insert(table), list(rows))
-        return
-    dialect = conn.dialect
-    for name in names:
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            columns[name] = _processed(columns[name], process)
-    if order is not None:
-        params: list[Any] = list(zip(*(columns[name] for name in order), strict=True))
-    else:
-        params = [dict(zip(names, values, strict=True))
-                  for values in zip(*(columns[name] for name in names), strict=True)]
-    conn.exec_driver_sql(sql, params)
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled_insert(dialect: Dialect, table: Table, names: tuple[str, ...]
-                     ) -> tuple[str, tuple[str, ...] | None] | None:
-    """The INSERT text of ``names`` and its positional parameter order (None: named).
-
-    None when the statement binds more than ``names`` (column defaults) or returns rows.
-    """
-    if any(name not in table.c for name in names):
-        return None
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(names), for_executemany=True)
-    if set(compiled.binds) != set(names) or compiled.effective_returning:
-        return None
-    order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-    return compiled.string, order
-
-
-def _processed(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
-    done: dict[Any, Any] = {}
-    out = []
-    for value in values:
-        try:
-            bound = done[value]
-        except KeyError:
-            bound = done[value] = process(value)
-        except TypeError:  # unhashable: no reuse
-            bound = process(value)
-        out.append(bound)
-    return out
-
-
 def read_statuses(conn: Connection, job_ids: Iterable[int],
                   *columns: str) -> dict[int, dict[str, Any]]:
     """``job id -> {status, <columns>...}`` for the jobs that exist."""
@@ -234,7 +153,7 @@ def set_job_rows(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
     Jobs given the same values (a bulk kill, many jobs set Running at one
     time) are updated with ``job_id IN (...)``, a statement per ``CHUNK``
     jobs: on MariaDB an ``executemany`` of UPDATEs is a round trip per row.
-    The other rows go in one ``executemany``.
+    The other rows go through :func:`~dirac_core.db.bulk.bulk_update`.
     """
     if not values:
         return
@@ -254,34 +173,7 @@ def set_job_rows(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
                 conn.execute(update(jobs).where(where).values(assignments))
         if shared:
             rest = [row for row in values if tuple(row[k] for k in keys) not in shared]
-    if len(rest) >= _JOIN_MIN and conn.dialect.name in ("mysql", "postgresql"):
-        _update_through_temporary_table(conn, keys, rest)
-    elif rest:
-        stmt = (update(jobs).where(jobs.c.job_id == bindparam("b_job_id"))
-                .values({k: bindparam(f"b_{k}") for k in keys}))
-        conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rest])
-
-
-#: From this many distinct rows on, a server updates through a temporary table.
-_JOIN_MIN = 256
-
-
-def _update_through_temporary_table(conn: Connection, keys: Sequence[str],
-                                    rows: Sequence[dict[str, Any]]) -> None:
-    """Many rows with their own values: one multi-row INSERT into a temporary table, one
-    joined UPDATE. An ``executemany`` of UPDATEs is one round trip per row on MariaDB and
-    a pipelined statement per row on PostgreSQL; this is two statements."""
-    temp = Table("wms_tmp_job_updates", MetaData(),
-                 Column("job_id", jobs.c.job_id.type, primary_key=True),
-                 *(Column(k, jobs.c[k].type) for k in keys),
-                 prefixes=["TEMPORARY"])
-    temp.create(conn)
-    try:
-        conn.execute(insert(temp), [dict(row) for row in rows])
-        conn.execute(update(jobs).where(jobs.c.job_id == temp.c.job_id)
-                     .values({k: temp.c[k] for k in keys}))
-    finally:
-        temp.drop(conn)
+    bulk_update(conn, jobs.c.job_id, rest)
 
 
 def add_commands(conn: Connection, job_ids: Iterable[int], command: str, when: datetime,

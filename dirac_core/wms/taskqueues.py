@@ -18,9 +18,9 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from dirac_core.config.registry import Registry
+from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.tables.wms import task_queues, tq_jobs
 from dirac_core.wms.requirements import JobRequirements
-from dirac_core.wms.store import bulk_insert
 
 __all__ = ["MIN_PRIORITY", "dequeue", "enqueue", "real_priority", "recompute_priorities",
            "remove_empty_queues"]

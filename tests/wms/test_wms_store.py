@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 
 from dirac_core.db import Database
+from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.tables.wms import counters, job_history, jobs
 from dirac_core.model.job import JobStatus
 from dirac_core.wms.store import (
     CHUNK,
     allocate_job_ids,
-    bulk_insert,
     history_row,
     ids_in,
     set_job_rows,

@@ -1,0 +1,179 @@
+"""Bulk inserts and updates of many rows, each backend's fastest way.
+
+- :func:`bulk_insert`: the INSERT is compiled once per table, dialect and
+  columns, and each column's bind processor (enums, UTC timestamps,
+  booleans) runs once per distinct value. On PostgreSQL the rows go as one
+  array per column through ``unnest`` (one statement, where an
+  ``executemany`` is a pipelined statement per row); elsewhere as one DBAPI
+  ``executemany`` (MariaDB's driver folds it into multi-row INSERTs).
+- :func:`bulk_update`: rows with their own values, keyed by one column. On
+  PostgreSQL one ``UPDATE ... FROM unnest(...)``; on MariaDB a multi-row
+  INSERT into a temporary table and one joined UPDATE (an ``executemany``
+  of UPDATEs is a round trip per row there); on SQLite an ``executemany``.
+
+Errors are SQLAlchemy's, as for any statement.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Column, Connection, MetaData, Table, bindparam, insert, update
+from sqlalchemy.engine import Dialect
+
+__all__ = ["bulk_insert", "bulk_update"]
+
+#: From this many rows on, a server gets the array or temporary-table form.
+_SET_MIN = 64
+#: Rows per statement in the array form.
+_SET_CHUNK = 10_000
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) in as few statements as the backend allows.
+
+    Rows whose keys differ are inserted run by run (SQLAlchemy's executemany
+    would drop the keys the first row lacks); a statement that would need
+    column defaults computed in Python goes through SQLAlchemy.
+    """
+    if not rows:
+        return
+    names = tuple(rows[0])
+    if any(tuple(row) != names for row in rows):
+        start = 0
+        for end in range(1, len(rows) + 1):
+            if end == len(rows) or tuple(rows[end]) != tuple(rows[start]):
+                bulk_insert(conn, table, rows[start:end])
+                start = end
+        return
+    compiled = _compiled_insert(conn.dialect, table, names)
+    if compiled is None:
+        conn.execute(insert(table), list(rows))
+        return
+    try:
+        columns = _bound_columns(conn.dialect, table, names, rows)
+    except KeyError:
+        conn.execute(insert(table), list(rows))
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= _SET_MIN:
+        # identifiers: the table's own columns (checked above), quoted by the dialect
+        sql = (f"INSERT INTO {_quoted(conn.dialect, table)} ({_names(conn.dialect, names)}) "  # noqa: S608
+               f"SELECT * FROM {_unnest(conn.dialect, table, names)}")
+        _run_in_chunks(conn, sql, [columns[name] for name in names])
+        return
+    sql, order = compiled
+    if order is not None:
+        params: list[Any] = list(zip(*(columns[name] for name in order), strict=True))
+    else:
+        params = [dict(zip(names, values, strict=True))
+                  for values in zip(*(columns[name] for name in names), strict=True)]
+    conn.exec_driver_sql(sql, params)
+
+
+def bulk_update(conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Update the rows of ``key``'s table whose ``key`` is each row's; every dict has the key
+    column's name and the same other keys (the columns to set)."""
+    if not rows:
+        return
+    table = key.table
+    assert isinstance(table, Table)
+    names = tuple(rows[0])
+    sets = [name for name in names if name != key.name]
+    dialect = conn.dialect
+    if dialect.name == "postgresql" and len(rows) >= _SET_MIN:
+        ordered = (key.name, *sets)
+        columns = _bound_columns(dialect, table, ordered, rows)  # KeyError: not a column
+        assignments = ", ".join(f"{_q(dialect, n)} = v.{_q(dialect, n)}" for n in sets)
+        sql = (f"UPDATE {_quoted(dialect, table)} AS t SET {assignments} "  # noqa: S608
+               f"FROM {_unnest(dialect, table, ordered)} AS v({_names(dialect, ordered)}) "
+               f"WHERE t.{_q(dialect, key.name)} = v.{_q(dialect, key.name)}")
+        _run_in_chunks(conn, sql, [columns[name] for name in ordered])
+    elif dialect.name == "mysql" and len(rows) >= _SET_MIN:
+        _update_through_temporary_table(conn, key, sets, rows)
+    else:
+        stmt = (update(table).where(key == bindparam(f"b_{key.name}"))
+                .values({n: bindparam(f"b_{n}") for n in sets}))
+        conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+def _update_through_temporary_table(conn: Connection, key: Column[Any], sets: Sequence[str],
+                                    rows: Sequence[Mapping[str, Any]]) -> None:
+    table = key.table
+    temp = Table(f"tmp_{table.name}_updates"[:60], MetaData(),
+                 Column(key.name, key.type, primary_key=True),
+                 *(Column(n, table.c[n].type) for n in sets),
+                 prefixes=["TEMPORARY"])
+    temp.create(conn)
+    try:
+        conn.execute(insert(temp), [dict(row) for row in rows])
+        conn.execute(update(table).where(key == temp.c[key.name])
+                     .values({n: temp.c[n] for n in sets}))
+    finally:
+        temp.drop(conn)
+
+
+def _run_in_chunks(conn: Connection, sql: str, arrays: list[list[Any]]) -> None:
+    for start in range(0, len(arrays[0]), _SET_CHUNK):
+        conn.exec_driver_sql(sql, tuple(a[start:start + _SET_CHUNK] for a in arrays))
+
+
+def _bound_columns(dialect: Dialect, table: Table, names: Sequence[str],
+                   rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Column name -> the rows' values through the column's bind processor."""
+    columns = {name: [row[name] for row in rows] for name in names}
+    for name in names:
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            columns[name] = _processed(columns[name], process)
+    return columns
+
+
+def _q(dialect: Dialect, name: str) -> str:
+    return dialect.identifier_preparer.quote(name)
+
+
+def _quoted(dialect: Dialect, table: Table) -> str:
+    return dialect.identifier_preparer.format_table(table)
+
+
+def _names(dialect: Dialect, names: Sequence[str]) -> str:
+    return ", ".join(_q(dialect, n) for n in names)
+
+
+def _unnest(dialect: Dialect, table: Table, names: Sequence[str]) -> str:
+    """``unnest(CAST(%b AS TYPE[]), ...)``: one array per column, sent in binary (PostgreSQL)."""
+    casts = ", ".join(f"CAST(%b AS {table.c[n].type.compile(dialect=dialect)}[])" for n in names)
+    return f"unnest({casts})"
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_insert(dialect: Dialect, table: Table, names: tuple[str, ...]
+                     ) -> tuple[str, tuple[str, ...] | None] | None:
+    """The INSERT text of ``names`` and its positional parameter order (None: named).
+
+    None when the statement binds more than ``names`` (column defaults) or returns rows.
+    """
+    if any(name not in table.c for name in names):
+        return None
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(names), for_executemany=True)
+    if set(compiled.binds) != set(names) or compiled.effective_returning:
+        return None
+    order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    return compiled.string, order
+
+
+def _processed(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """``process`` of each value, once per distinct hashable value."""
+    done: dict[Any, Any] = {}
+    out = []
+    for value in values:
+        try:
+            bound = done[value]
+        except KeyError:
+            bound = done[value] = process(value)
+        except TypeError:  # unhashable: no reuse
+            bound = process(value)
+        out.append(bound)
+    return out
