@@ -74,17 +74,23 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
 
 def bulk_update(conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, Any]]) -> None:
     """Update the rows of ``key``'s table whose ``key`` is each row's; every dict has the key
-    column's name and the same other keys (the columns to set)."""
+    column's name and the same other keys (the columns to set).
+
+    Raises ``ValueError`` naming a key that is not a column, before anything is written.
+    """
     if not rows:
         return
     table = key.table
     assert isinstance(table, Table)
     names = tuple(rows[0])
+    unknown = [name for name in names if name not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
     sets = [name for name in names if name != key.name]
     dialect = conn.dialect
     if dialect.name == "postgresql" and len(rows) >= _SET_MIN:
         ordered = (key.name, *sets)
-        columns = _bound_columns(dialect, table, ordered, rows)  # KeyError: not a column
+        columns = _bound_columns(dialect, table, ordered, rows)
         assignments = ", ".join(f"{_q(dialect, n)} = v.{_q(dialect, n)}" for n in sets)
         sql = (f"UPDATE {_quoted(dialect, table)} AS t SET {assignments} "  # noqa: S608
                f"FROM {_unnest(dialect, table, ordered)} AS v({_names(dialect, ordered)}) "

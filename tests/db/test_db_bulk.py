@@ -1,0 +1,59 @@
+"""bulk_insert and bulk_update write exactly the rows given, below and above the bulk threshold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from dirac_core.db import Database
+from dirac_core.db.bulk import bulk_insert, bulk_update
+from dirac_core.db.tables.wms import job_history, jobs
+from dirac_core.model.job import JobStatus
+
+T0 = datetime(2026, 1, 1, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+def _job(job_id: int) -> dict[str, object]:
+    return {"job_id": job_id, "status": JobStatus.WAITING, "minor_status": "", "application_status":
+            "Unknown", "owner": "alice", "owner_group": "g", "vo": "v", "job_name": f"j'{job_id}\\",
+            "job_type": "User", "job_group": "", "site": "ANY", "user_priority": 1,
+            "cpu_time": 100, "submission_time": T0, "last_update_time": T0,
+            "reschedule_counter": 0, "verified_flag": True, "accounted_flag": False,
+            "heartbeat_time": None, "start_exec_time": None, "end_exec_time": None,
+            "reschedule_time": None}
+
+
+@pytest.mark.parametrize("count", [3, 300], ids=["few", "many"])
+def test_bulk_insert_and_update_round_trip(database: Database, count: int) -> None:
+    rows = [_job(i) for i in range(1, count + 1)]
+    history = [{"job_id": i, "status": JobStatus.RUNNING if i % 2 else None,
+                "minor_status": None if i % 3 else "m", "application_status": None,
+                "status_time": T0 + timedelta(microseconds=i), "source": "s", "refused": i == 2}
+               for i in range(1, count + 1)]
+    changes = [{"job_id": i, "status": JobStatus.RUNNING, "minor_status": f"own {i} '",
+                "heartbeat_time": T0 + timedelta(seconds=i) if i % 2 else None,
+                "last_update_time": T0} for i in range(1, count + 1, 2)]
+    with database.begin() as conn:
+        bulk_insert(conn, jobs, rows)
+        bulk_insert(conn, job_history, history)
+        bulk_update(conn, jobs.c.job_id, changes)
+    with database.begin(read_only=True) as conn:
+        got = {r["job_id"]: dict(r) for r in conn.execute(select(jobs)).mappings()}
+        logged = [dict(r) for r in conn.execute(
+            select(job_history).order_by(job_history.c.job_id)).mappings()]
+    assert sorted(got) == list(range(1, count + 1))
+    for i, row in got.items():
+        expected = {**_job(i), **(changes[(i - 1) // 2] if i % 2 else {})}
+        assert row == expected, i
+    assert [{k: v for k, v in r.items() if k != "id"} for r in logged] == history
+
+
+def test_bulk_update_refuses_a_column_the_table_lacks(database: Database) -> None:
+    with database.begin() as conn:
+        bulk_insert(conn, jobs, [_job(i) for i in range(1, 101)])
+    with pytest.raises(ValueError, match="wms_jobs has no column no_such"), database.begin() as conn:
+        bulk_update(conn, jobs.c.job_id, [{"job_id": i, "no_such": 1} for i in range(1, 101)])
+    with database.begin(read_only=True) as conn:
+        assert conn.execute(select(jobs.c.status).distinct()).scalars().all() == [JobStatus.WAITING]
