@@ -4,11 +4,11 @@
   columns, and each column's bind processor (enums, UTC timestamps,
   booleans) runs once per distinct value. On PostgreSQL the rows go as one
   array per column through ``unnest`` (one statement, where an
-  ``executemany`` is a pipelined statement per row); elsewhere as one DBAPI
-  ``executemany`` (MariaDB's driver folds it into multi-row INSERTs).
+  ``executemany`` is a pipelined statement per row); on MariaDB as multi-row
+  INSERTs with each distinct value escaped once; on SQLite one ``executemany``.
 - :func:`bulk_update`: rows with their own values, keyed by one column. On
-  PostgreSQL one ``UPDATE ... FROM unnest(...)``; on MariaDB a multi-row
-  INSERT into a temporary table and one joined UPDATE (an ``executemany``
+  PostgreSQL one ``UPDATE ... FROM unnest(...)``; on MariaDB the columns
+  that vary into a temporary table and one joined UPDATE (an ``executemany``
   of UPDATEs is a round trip per row there); on SQLite an ``executemany``.
 
 Errors are SQLAlchemy's, as for any statement.
@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Connection, MetaData, Table, bindparam, insert, update
 from sqlalchemy.engine import Dialect
+
+from dirac_core.db.prepared import run_on_cursor
 
 __all__ = ["bulk_insert", "bulk_update"]
 
@@ -56,6 +59,9 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         columns = _bound_columns(conn.dialect, table, names, rows)
     except KeyError:
         conn.execute(insert(table), list(rows))
+        return
+    if conn.dialect.name == "mysql" and len(rows) >= _SET_MIN:
+        _mysql_insert(conn, table, names, columns)
         return
     if conn.dialect.name == "postgresql" and len(rows) >= _SET_MIN:
         # identifiers: the table's own columns (checked above), quoted by the dialect
@@ -106,18 +112,81 @@ def bulk_update(conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, 
 
 def _update_through_temporary_table(conn: Connection, key: Column[Any], sets: Sequence[str],
                                     rows: Sequence[Mapping[str, Any]]) -> None:
+    """MariaDB: the varying columns into a temporary table, one joined UPDATE; columns with
+    one value in every row are set from a bound parameter instead."""
     table = key.table
+    assert isinstance(table, Table)
+    first = rows[0]
+    constant = {n: first[n] for n in sets if all(row[n] == first[n] for row in rows)}
+    varying = [n for n in sets if n not in constant]
     temp = Table(f"tmp_{table.name}_updates"[:60], MetaData(),
                  Column(key.name, key.type, primary_key=True),
-                 *(Column(n, table.c[n].type) for n in sets),
+                 *(Column(n, table.c[n].type) for n in varying),
                  prefixes=["TEMPORARY"])
     temp.create(conn)
     try:
-        conn.execute(insert(temp), [dict(row) for row in rows])
+        names = (key.name, *varying)
+        _mysql_insert(conn, temp, names, _bound_columns(conn.dialect, temp, names, rows))
         conn.execute(update(table).where(key == temp.c[key.name])
-                     .values({n: temp.c[n] for n in sets}))
+                     .values({**{n: temp.c[n] for n in varying}, **constant}))
     finally:
         temp.drop(conn)
+
+
+#: Bytes of VALUES per INSERT sent to MariaDB (its max_allowed_packet is 16 MiB by default).
+_PACKET = 1 << 20
+
+
+def _mysql_insert(conn: Connection, table: Table, names: Sequence[str],
+                  columns: Mapping[str, list[Any]]) -> None:
+    """Multi-row INSERTs with each distinct value escaped once by the driver.
+
+    What mysqlclient's ``executemany`` builds, without escaping every value of
+    every row: bulk rows repeat most of their values (a status, a source, a
+    timestamp).
+    """
+    escape = conn.connection.dbapi_connection.literal  # type: ignore[union-attr]
+    encoded = []
+    for name in names:
+        cache: dict[Any, bytes] = {}
+        out = []
+        for value in columns[name]:
+            try:
+                text = cache[value]
+            except KeyError:
+                text = cache[value] = _literal(value, escape)
+            except TypeError:  # unhashable
+                text = _literal(value, escape)
+            out.append(text)
+        encoded.append(out)
+    head = (f"INSERT INTO {_quoted(conn.dialect, table)} "  # noqa: S608 (the table's own columns)
+            f"({_names(conn.dialect, names)}) VALUES ").encode()
+    batch: list[bytes] = []
+    size = 0
+    for values in zip(*encoded, strict=True):
+        row = b"(" + b",".join(values) + b")"
+        batch.append(row)
+        size += len(row) + 1
+        if size >= _PACKET:
+            run_on_cursor(conn, head + b",".join(batch))
+            batch, size = [], 0
+    if batch:
+        run_on_cursor(conn, head + b",".join(batch))
+
+
+def _literal(value: Any, escape: Callable[[Any], bytes]) -> bytes:
+    """A value as MariaDB SQL text: numbers and timestamps formatted here (the bulk of
+    the rows, and distinct per row), strings and anything else escaped by the driver."""
+    kind = type(value)
+    if kind is datetime:
+        return f"'{value.isoformat(' ')}'".encode() if value.tzinfo is None else escape(value)
+    if kind is int:
+        return str(value).encode()
+    if kind is bool:
+        return b"1" if value else b"0"
+    if value is None:
+        return b"NULL"
+    return escape(value)
 
 
 def _run_in_chunks(conn: Connection, sql: str, arrays: list[list[Any]]) -> None:

@@ -19,7 +19,32 @@ from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 
-__all__ = ["PreparedStatement"]
+__all__ = ["PreparedStatement", "run_on_cursor"]
+
+
+def run_on_cursor(conn: Connection, sql: str | bytes, params: Any = None) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on a DBAPI cursor of ``conn``, in its transaction; the rows it returns.
+
+    ``params`` None passes no parameters at all (the text is not %-formatted).
+    Errors are wrapped as SQLAlchemy's; a lost connection is invalidated.
+    """
+    dbapi_conn = conn.connection.dbapi_connection
+    dialect = conn.dialect
+    cursor = conn.connection.cursor()
+    try:
+        if params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+    except dialect.loaded_dbapi.Error as exc:
+        if dialect.is_disconnect(exc, dbapi_conn, cursor):
+            conn.invalidate(exc)
+        text = sql.decode(errors="replace") if isinstance(sql, bytes) else sql
+        raise sa_exc.DBAPIError.instance(text[:2000], params, exc, dialect.loaded_dbapi.Error,
+                                         dialect=dialect) from exc
+    finally:
+        cursor.close()
 
 
 class PreparedStatement:
@@ -47,17 +72,4 @@ class PreparedStatement:
 
     def rows(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run with ``values`` in ``conn``'s transaction; the rows it returns (maybe none)."""
-        params = self.parameters(values)
-        dbapi_conn = conn.connection.dbapi_connection
-        dialect = conn.dialect
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(self.sql, params)
-            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-        except dialect.loaded_dbapi.Error as exc:
-            if dialect.is_disconnect(exc, dbapi_conn, cursor):
-                conn.invalidate(exc)
-            raise sa_exc.DBAPIError.instance(self.sql, params, exc, dialect.loaded_dbapi.Error,
-                                             dialect=dialect) from exc
-        finally:
-            cursor.close()
+        return run_on_cursor(conn, self.sql, self.parameters(values))

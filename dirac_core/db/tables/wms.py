@@ -146,7 +146,8 @@ job_history = Table(
     Column("status_time", UTCDateTime(), nullable=False),
     Column("source", String(64), nullable=False),
     Column("refused", Boolean(), nullable=False, default=False),
-    Index(None, "job_id"),
+    # a job's records, and its latest time as one index dive (status updates read it)
+    Index(None, "job_id", "status_time"),
     Index(None, "status_time"),
 )
 

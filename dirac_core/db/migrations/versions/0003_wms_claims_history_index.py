@@ -1,4 +1,4 @@
-"""wms: the matcher's claim as one stored procedure on MariaDB/MySQL.
+"""wms: the matcher's claim as one stored procedure on MariaDB/MySQL; history by job and time.
 
 Revision ID: 0003
 Revises: 0002
@@ -10,6 +10,10 @@ procedure it takes two (the call and the commit). It runs in the caller's
 transaction (several claims may share one). It returns one
 row: job id, whether the job was Waiting, JDL (all NULL when the queue is
 empty). Nothing is created on SQLite or PostgreSQL.
+
+The history index on ``job_id`` becomes ``(job_id, status_time)``: a bulk
+status update reads each job's latest record time, which is then one index
+dive instead of a read of all the job's records.
 """
 
 from __future__ import annotations
@@ -56,13 +60,18 @@ END
 
 
 def upgrade() -> None:
-    """Create ``wms_claim`` on MariaDB/MySQL."""
+    """Create ``wms_claim`` on MariaDB/MySQL; widen the history's job index."""
+    op.create_index("ix_wms_job_history_job_id_status_time", "wms_job_history",
+                    ["job_id", "status_time"])
+    op.drop_index("ix_wms_job_history_job_id", "wms_job_history")
     if op.get_bind().dialect.name == "mysql":
         op.execute("DROP PROCEDURE IF EXISTS wms_claim")
         op.execute(_CREATE)
 
 
 def downgrade() -> None:
-    """Drop ``wms_claim`` on MariaDB/MySQL."""
+    """Drop ``wms_claim`` on MariaDB/MySQL; back to the history's job-only index."""
+    op.create_index("ix_wms_job_history_job_id", "wms_job_history", ["job_id"])
+    op.drop_index("ix_wms_job_history_job_id_status_time", "wms_job_history")
     if op.get_bind().dialect.name == "mysql":
         op.execute("DROP PROCEDURE IF EXISTS wms_claim")
