@@ -94,31 +94,51 @@ def bulk_update(conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, 
         raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
     sets = [name for name in names if name != key.name]
     dialect = conn.dialect
-    if dialect.name == "postgresql" and len(rows) >= _SET_MIN:
-        ordered = (key.name, *sets)
-        columns = _bound_columns(dialect, table, ordered, rows)
-        assignments = ", ".join(f"{_q(dialect, n)} = v.{_q(dialect, n)}" for n in sets)
-        sql = (f"UPDATE {_quoted(dialect, table)} AS t SET {assignments} "  # noqa: S608
-               f"FROM {_unnest(dialect, table, ordered)} AS v({_names(dialect, ordered)}) "
-               f"WHERE t.{_q(dialect, key.name)} = v.{_q(dialect, key.name)}")
-        _run_in_chunks(conn, sql, [columns[name] for name in ordered])
-    elif dialect.name == "mysql" and len(rows) >= _SET_MIN:
-        _update_through_temporary_table(conn, key, sets, rows)
-    else:
+    if dialect.name not in ("postgresql", "mysql") or len(rows) < _SET_MIN:
         stmt = (update(table).where(key == bindparam(f"b_{key.name}"))
                 .values({n: bindparam(f"b_{n}") for n in sets}))
         conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
-
-
-def _update_through_temporary_table(conn: Connection, key: Column[Any], sets: Sequence[str],
-                                    rows: Sequence[Mapping[str, Any]]) -> None:
-    """MariaDB: the varying columns into a temporary table, one joined UPDATE; columns with
-    one value in every row are set from a bound parameter instead."""
-    table = key.table
-    assert isinstance(table, Table)
+        return
+    # a column with one value in every row is set from one bound parameter
     first = rows[0]
     constant = {n: first[n] for n in sets if all(row[n] == first[n] for row in rows)}
     varying = [n for n in sets if n not in constant]
+    if not varying:
+        for part in range(0, len(rows), _SET_CHUNK):
+            ids = [row[key.name] for row in rows[part:part + _SET_CHUNK]]
+            conn.execute(update(table).where(key.in_(ids)).values(constant))
+    elif dialect.name == "postgresql":
+        _update_through_arrays(conn, key, constant, varying, rows)
+    else:
+        _update_through_temporary_table(conn, key, constant, varying, rows)
+
+
+def _update_through_arrays(conn: Connection, key: Column[Any], constant: Mapping[str, Any],
+                           varying: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    """PostgreSQL: one ``UPDATE ... FROM unnest(<one array per varying column>)``."""
+    table = key.table
+    assert isinstance(table, Table)
+    dialect = conn.dialect
+    ordered = (key.name, *varying)
+    columns = _bound_columns(dialect, table, ordered, rows)
+    fixed = _bound_columns(dialect, table, tuple(constant), [constant])
+    assignments = ", ".join([*(f"{_q(dialect, n)} = v.{_q(dialect, n)}" for n in varying),
+                             *(f"{_q(dialect, n)} = %b" for n in constant)])
+    sql = (f"UPDATE {_quoted(dialect, table)} AS t SET {assignments} "  # noqa: S608
+           f"FROM {_unnest(dialect, table, ordered)} AS v({_names(dialect, ordered)}) "
+           f"WHERE t.{_q(dialect, key.name)} = v.{_q(dialect, key.name)}")
+    # the constants' placeholders come first in the text (SET), then the arrays
+    for start in range(0, len(rows), _SET_CHUNK):
+        conn.exec_driver_sql(sql, (*(fixed[n][0] for n in constant),
+                                   *(columns[n][start:start + _SET_CHUNK] for n in ordered)))
+
+
+def _update_through_temporary_table(conn: Connection, key: Column[Any],
+                                    constant: Mapping[str, Any], varying: Sequence[str],
+                                    rows: Sequence[Mapping[str, Any]]) -> None:
+    """MariaDB: the varying columns into a temporary table, one joined UPDATE."""
+    table = key.table
+    assert isinstance(table, Table)
     temp = Table(f"tmp_{table.name}_updates"[:60], MetaData(),
                  Column(key.name, key.type, primary_key=True),
                  *(Column(n, table.c[n].type) for n in varying),

@@ -50,6 +50,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"UTCDateTime needs a datetime, got {type(value).__name__}")
+        if value.tzinfo is UTC:  # the common case, without a conversion
+            return value.replace(tzinfo=None)
         return ensure_utc(value).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:

@@ -21,6 +21,8 @@ def ensure_utc(value: datetime, *, name: str = "timestamp") -> datetime:
     Naive datetimes are ambiguous (local time? UTC?) and DIRAC's habit of
     storing them led to hour-shifted histories, so they never enter the model.
     """
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
     return value.astimezone(UTC)

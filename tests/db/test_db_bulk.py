@@ -57,3 +57,16 @@ def test_bulk_update_refuses_a_column_the_table_lacks(database: Database) -> Non
         bulk_update(conn, jobs.c.job_id, [{"job_id": i, "no_such": 1} for i in range(1, 101)])
     with database.begin(read_only=True) as conn:
         assert conn.execute(select(jobs.c.status).distinct()).scalars().all() == [JobStatus.WAITING]
+
+
+@pytest.mark.parametrize("count", [3, 300], ids=["few", "many"])
+def test_bulk_update_with_one_value_for_every_row(database: Database, count: int) -> None:
+    with database.begin() as conn:
+        bulk_insert(conn, jobs, [_job(i) for i in range(1, count + 2)])
+        bulk_update(conn, jobs.c.job_id, [{"job_id": i, "status": JobStatus.KILLED,
+                                           "heartbeat_time": None, "last_update_time": T0}
+                                          for i in range(1, count + 1)])
+    with database.begin(read_only=True) as conn:
+        statuses = dict(conn.execute(select(jobs.c.job_id, jobs.c.status)).all())
+    assert statuses == {**dict.fromkeys(range(1, count + 1), JobStatus.KILLED),
+                        count + 1: JobStatus.WAITING}
