@@ -95,9 +95,7 @@ def bulk_update(conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, 
     sets = [name for name in names if name != key.name]
     dialect = conn.dialect
     if dialect.name not in ("postgresql", "mysql") or len(rows) < _SET_MIN:
-        stmt = (update(table).where(key == bindparam(f"b_{key.name}"))
-                .values({n: bindparam(f"b_{n}") for n in sets}))
-        conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+        _update_many(conn, key, tuple(sets), rows)
         return
     # a column with one value in every row is set from one bound parameter
     first = rows[0]
@@ -111,6 +109,34 @@ def bulk_update(conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, 
         _update_through_arrays(conn, key, constant, varying, rows)
     else:
         _update_through_temporary_table(conn, key, constant, varying, rows)
+
+
+def _update_many(conn: Connection, key: Column[Any], sets: tuple[str, ...],
+                 rows: Sequence[Mapping[str, Any]]) -> None:
+    """One DBAPI ``executemany`` of ``UPDATE ... WHERE key = ?``, binds processed per column."""
+    table = key.table
+    assert isinstance(table, Table)
+    sql, order = _compiled_update(conn.dialect, key, sets)
+    names = (key.name, *sets)
+    columns = _bound_columns(conn.dialect, table, names, rows)
+    by_bind = {f"b_{n}": columns[n] for n in names}
+    if order is not None:
+        params: list[Any] = list(zip(*(by_bind[b] for b in order), strict=True))
+    else:
+        params = [dict(zip(by_bind, values, strict=True))
+                  for values in zip(*by_bind.values(), strict=True)]
+    conn.exec_driver_sql(sql, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_update(dialect: Dialect, key: Column[Any], sets: tuple[str, ...]
+                     ) -> tuple[str, tuple[str, ...] | None]:
+    """``UPDATE <table> SET <sets> WHERE <key> = ...``, its text and positional bind order."""
+    stmt = (update(key.table).where(key == bindparam(f"b_{key.name}"))
+            .values({n: bindparam(f"b_{n}") for n in sets}))
+    compiled = stmt.compile(dialect=dialect)
+    order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    return compiled.string, order
 
 
 def _update_through_arrays(conn: Connection, key: Column[Any], constant: Mapping[str, Any],
