@@ -10,6 +10,7 @@ naming every wrong key path. See ``docs/configuration.md``.
 
 from __future__ import annotations
 
+from dirac_core.config.auth import AuthSettings
 from dirac_core.config.converter import make_converter, structure_config, unstructure_config
 from dirac_core.config.database import DatabaseSettings
 from dirac_core.config.diraccfg_import import load_dirac_cfg
@@ -49,6 +50,7 @@ __all__ = [
     "VO",
     "AccessStatus",
     "ArcCE",
+    "AuthSettings",
     "BatchCE",
     "BatchSystem",
     "CESection",

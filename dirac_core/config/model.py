@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from dirac_core.config.auth import AuthSettings
 from dirac_core.config.database import DatabaseSettings
 from dirac_core.config.operations import Operations
 from dirac_core.config.registry import Registry
@@ -25,6 +26,7 @@ class Config:
     registry: Registry = attrs.Factory(Registry)
     resources: Resources = attrs.Factory(Resources)
     operations: Operations = attrs.Factory(Operations)
+    auth: AuthSettings = attrs.Factory(AuthSettings)
 
     def __attrs_post_init__(self) -> None:
         problems: list[tuple[str, str]] = []

@@ -65,13 +65,17 @@ class VO:
 
 @attrs.frozen(kw_only=True)
 class User:
-    """A person: X.509 DNs (OpenSSL ``/O=.../CN=...`` form), e-mail, OIDC subject."""
+    """A person: X.509 DNs (OpenSSL ``/O=.../CN=...`` form), e-mail, OIDC subject, and a
+    password hash for the built-in identity provider (embedded and test use)."""
 
     name: str = attrs.field(validator=_NAME)
     dns: tuple[str, ...] = attrs.field(default=(), validator=_DN)
     email: str | None = attrs.field(default=None, validator=_EMAIL)
     sub: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
     ca: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
+    #: for the built-in identity provider: ``dirac_core.auth.passwords.hash_password``'s output
+    password_hash: str | None = attrs.field(default=None, repr=False,
+                                            validator=v.optional(v.instance_of(str)))
 
 
 @attrs.frozen(kw_only=True)
