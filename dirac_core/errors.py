@@ -19,6 +19,7 @@ The hierarchy::
     ├── NotFound                    an object (job, file, request, ...) does not exist
     ├── AlreadyExists               an object with that key exists already
     ├── PermissionDenied            the caller's identity may not do this
+    ├── NotAuthenticated            no valid credential (token, password)
     ├── CEError                     a computing element or batch system failed
     ├── StorageError                a storage element operation failed
     │   └── ChecksumMismatch        the copy's checksum differs from the source's
@@ -48,6 +49,7 @@ __all__ = [
     "DiracError",
     "InvalidTransition",
     "JDLError",
+    "NotAuthenticated",
     "NotFound",
     "PermissionDenied",
     "PluginError",
@@ -164,6 +166,10 @@ class AlreadyExists(DiracError):
 
 class PermissionDenied(DiracError):
     """The caller's identity may not perform the action."""
+
+
+class NotAuthenticated(DiracError):
+    """No valid credential: a missing, expired, revoked or forged token, or a wrong password."""
 
 
 class CEError(DiracError):

@@ -18,6 +18,7 @@ from types import TracebackType
 
 import pluggy
 
+from dirac_core.auth.manager import AuthManager
 from dirac_core.config import Config, load_config
 from dirac_core.db import Database
 from dirac_core.errors import NotFound
@@ -113,6 +114,8 @@ class Interware:
         self.scheduler = TaskScheduler(database, clock, hooks, (), owner=self.owner)
         #: the workload management engine
         self.wms = WorkloadManager(database=database, config=config, clock=clock, hooks=hooks)
+        #: identity and tokens
+        self.auth = AuthManager(database=database, config=config, clock=clock)
         for task in wms_tasks(self.wms):
             self.scheduler.add(task)
 
