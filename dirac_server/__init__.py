@@ -1,1 +1,6 @@
-"""The thin reference server: a DiracX-compatible HTTP API over an Interware (extra 'server')."""
+"""The thin reference server: ``create_app(interware, settings)`` and ``dirac-core server``."""
+
+from dirac_server.app import create_app
+from dirac_server.settings import ServerSettings
+
+__all__ = ["ServerSettings", "create_app"]

@@ -160,7 +160,9 @@ def diracx_venv(cache_root: Path | None = None) -> Path:
         try:
             if _venv_ready(venv):
                 return venv
-            if venv.exists() or venv.is_symlink():
+            if venv.is_symlink() or venv.is_file():
+                venv.unlink()
+            elif venv.exists():
                 shutil.rmtree(venv)
             _checked_call([sys.executable, "-m", "venv", str(venv)], what="creating the diracx venv",
                           timeout=300, lock_fd=lock.fileno())
@@ -327,7 +329,7 @@ class DiracxCLI:
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                raise failure(f"not finished {timeout} s after it started (approved {url})") from None
+                raise failure(f"not finished within {timeout} s (approve() returned for {url})") from None
         finally:
             if proc.poll() is None:
                 proc.kill()

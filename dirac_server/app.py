@@ -1,0 +1,33 @@
+"""The reference server: an :class:`~dirac_core.interware.Interware` behind DiracX's HTTP API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from dirac_core.interware import Interware
+from dirac_server.errors import install_error_handlers
+from dirac_server.limits import BodySizeLimit
+from dirac_server.matching import MatchBatcher
+from dirac_server.routes import auth, config, health, jobs, wellknown
+from dirac_server.settings import ServerSettings
+
+__all__ = ["create_app"]
+
+
+def create_app(interware: Interware, settings: ServerSettings | None = None) -> FastAPI:
+    """A FastAPI app serving ``interware``; it keeps no state but the database's.
+
+    The caller owns the interware (closes it). Serve the app with uvicorn,
+    or use ``dirac-core server``.
+    """
+    chosen = settings or ServerSettings()
+    app = FastAPI(title=chosen.title, version="0.1.0",
+                  description="dirac-core reference server (DiracX-compatible API)")
+    app.state.interware = interware
+    app.state.settings = chosen
+    app.state.matcher = MatchBatcher(interware.wms, limit=chosen.match_batch)
+    install_error_handlers(app)
+    for module in (wellknown, auth, jobs, config, health):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, limit=chosen.max_body_bytes)
+    return app

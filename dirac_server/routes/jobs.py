@@ -1,0 +1,250 @@
+"""``/api/jobs``: DiracX's job routes, with per-job access control.
+
+A job the caller may not see is answered exactly like a job that does not
+exist (404, or a ``failed`` entry in bulk answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from dirac_core.config.registry import Property
+from dirac_core.errors import BulkResult, NotFound, PermissionDenied
+from dirac_core.model.identity import Identity
+from dirac_core.wms.access import Action, may, search_restrictions
+from dirac_core.wms.resource import ResourceDescription
+from dirac_core.wms.status_updates import JobState
+from dirac_server.deps import Caller, Iw, Settings, require
+from dirac_server.errors import BadRequest
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+class SearchSpec(BaseModel):
+    """One search condition (``value`` for scalar operators, ``values`` for in / not in)."""
+
+    parameter: str
+    operator: str
+    value: Any = None
+    values: list[Any] | None = None
+
+
+class SortSpec(BaseModel):
+    """One sort key."""
+
+    parameter: str
+    direction: str = "asc"
+
+
+class SearchParams(BaseModel):
+    """DiracX's search body."""
+
+    parameters: list[str] | None = None
+    search: list[SearchSpec] = Field(default_factory=list)
+    sort: list[SortSpec] = Field(default_factory=list)
+    distinct: bool = False
+
+
+class SummaryParams(BaseModel):
+    """DiracX's summary body."""
+
+    grouping: list[str]
+    search: list[SearchSpec] = Field(default_factory=list)
+
+
+class JobIDs(BaseModel):
+    """A list of job ids."""
+
+    job_ids: list[int] = Field(max_length=10_000)
+
+
+def _specs(specs: Iterable[SearchSpec]) -> list[dict[str, Any]]:
+    return [s.model_dump(exclude_none=True) for s in specs]
+
+
+def _not_found(job_id: int) -> NotFound:
+    return NotFound(f"job {job_id} not found", job_id=job_id)
+
+
+def permitted(iw: Iw, identity: Identity, job_ids: Iterable[int], action: Action
+              ) -> tuple[list[int], dict[int, NotFound]]:
+    """The ids ``identity`` may act on, and a NotFound for each other id."""
+    ids = sorted(set(job_ids))
+    rows = iw.wms.get_jobs(ids)
+    registry = iw.config.registry
+    allowed = [j for j in ids if j in rows and may(identity, rows[j], action, registry)]
+    return allowed, {j: _not_found(j) for j in ids if j not in set(allowed)}
+
+
+def _failed(failures: dict[int, Any]) -> dict[str, dict[str, str]]:
+    return {str(j): {"detail": str(exc)} for j, exc in failures.items()}
+
+
+@router.post("/jdl", status_code=201)
+def submit(iw: Iw, identity: Caller, settings: Settings,
+           jdls: Annotated[list[str], Body(max_length=10_000)]) -> list[dict[str, Any]]:
+    """Submit JDLs (a list; one parametric JDL may expand): 201 and the jobs inserted."""
+    require(identity, Property.NORMAL_USER, Property.JOB_ADMINISTRATOR)
+    if not jdls:
+        raise BadRequest("no JDL given")
+    if len(jdls) > settings.max_jdls_per_call:
+        raise BadRequest(f"at most {settings.max_jdls_per_call} JDLs per call, got {len(jdls)}")
+    items: str | list[str] = jdls[0] if len(jdls) == 1 else jdls
+    submitted = iw.wms.submit(items, identity)
+    return [{"JobID": job.job_id, "Status": str(job.status), "MinorStatus": job.minor_status,
+             "TimeStamp": job.timestamp.isoformat()} for job in submitted]
+
+
+@router.post("/search")
+def search(iw: Iw, identity: Caller, body: SearchParams | None = None,
+           page: Annotated[int, Query(ge=1)] = 1,
+           per_page: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Response:
+    """A page of jobs: 200 (all), 206 with ``Content-Range`` (part), 416 (past the end)."""
+    params = body or SearchParams()
+    extra, owner = search_restrictions(identity, iw.config.registry)
+    found = iw.wms.search(params.parameters, [*_specs(params.search), *extra],
+                          sort=[s.model_dump() for s in params.sort], page=page,
+                          per_page=per_page, distinct=params.distinct, owner=owner)
+    if found.past_end:
+        return JSONResponse([], status_code=416,
+                            headers={"Content-Range": f"jobs */{found.total}"})
+    content = jsonable_encoder(found.rows)
+    if found.rows and (found.first > 0 or found.last + 1 < found.total):
+        return JSONResponse(content, status_code=206, headers={
+            "Content-Range": f"jobs {found.first}-{found.last}/{found.total}"})
+    return JSONResponse(content)
+
+
+@router.post("/summary")
+def summary(iw: Iw, identity: Caller, body: SummaryParams) -> list[dict[str, Any]]:
+    """Job counts grouped by the ``grouping`` columns."""
+    extra, owner = search_restrictions(identity, iw.config.registry)
+    rows = iw.wms.summary(body.grouping, [*_specs(body.search), *extra], owner=owner)
+    return jsonable_encoder(rows)  # type: ignore[no-any-return]
+
+
+def _state(state: JobState) -> dict[str, Any]:
+    return {"Status": str(state.status), "MinorStatus": state.minor_status,
+            "ApplicationStatus": state.application_status,
+            "HeartBeatTime": state.heartbeat_time, "StartExecTime": state.start_exec_time,
+            "EndExecTime": state.end_exec_time, "LastUpdateTime": state.last_update_time}
+
+
+def _timestamp(job_id: str, text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"job {job_id}: {text!r} is not an ISO 8601 timestamp") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise BadRequest(f"job {job_id}: timestamp {text!r} must carry a time zone")
+    return when
+
+
+def _job_id(text: str) -> int:
+    if not text.isdigit():
+        raise BadRequest(f"{text!r} is not a job id")
+    return int(text)
+
+
+@router.patch("/status")
+def set_status(iw: Iw, identity: Caller,
+               body: Annotated[dict[str, dict[str, dict[str, Any]]], Body()],
+               force: bool = False) -> JSONResponse:
+    """Status updates keyed by job and timezone-aware time (DiracX's body and answer)."""
+    if force:
+        require(identity, Property.JOB_ADMINISTRATOR)
+    updates = {_job_id(j): {_timestamp(j, t): u for t, u in by_time.items()}
+               for j, by_time in body.items()}
+    allowed, denied = permitted(iw, identity, updates, Action.UPDATE)
+    result = iw.wms.set_status({j: updates[j] for j in allowed}, force=force, identity=identity)
+    failed: dict[int, Any] = {**denied, **result.failed}
+    answer = {"success": {str(j): _state(s) for j, s in result.ok.items()},
+              "failed": _failed(failed)}
+    return JSONResponse(jsonable_encoder(answer), status_code=200 if result.ok else 404)
+
+
+@router.patch("/heartbeat")
+def heartbeat(iw: Iw, identity: Caller,
+              body: Annotated[dict[str, dict[str, Any]], Body()]) -> list[dict[str, Any]]:
+    """Record heartbeats; the answer lists the commands (``Kill``) waiting for the jobs."""
+    metrics = {_job_id(j): m for j, m in body.items()}
+    allowed, _ = permitted(iw, identity, metrics, Action.UPDATE)
+    result = iw.wms.heartbeat({j: metrics[j] for j in allowed})
+    return [{"job_id": c.job_id, "command": c.command, "arguments": c.arguments}
+            for commands in result.ok.values() for c in commands]
+
+
+def _bulk(result: BulkResult[int, Any], denied: dict[int, NotFound]) -> dict[str, Any]:
+    return jsonable_encoder({"success": {str(j): v for j, v in result.ok.items()},  # type: ignore[no-any-return]
+                             "failed": _failed({**denied, **result.failed})})
+
+
+@router.post("/reschedule")
+def reschedule(iw: Iw, identity: Caller, body: JobIDs, reset_jobs: bool = False) -> dict[str, Any]:
+    """Run jobs again (bounded by the VO's ``max_rescheduling``)."""
+    allowed, denied = permitted(iw, identity, body.job_ids, Action.MANAGE)
+    result = iw.wms.reschedule(allowed, reset=reset_jobs)
+    out = _bulk(result, denied)
+    out["success"] = {j: {"RescheduleCounter": n} for j, n in out["success"].items()}
+    return out
+
+
+@router.post("/kill")
+def kill(iw: Iw, identity: Caller, body: JobIDs) -> dict[str, Any]:
+    """Kill jobs (their pilots are told through the heartbeat)."""
+    allowed, denied = permitted(iw, identity, body.job_ids, Action.MANAGE)
+    return _bulk(iw.wms.kill(allowed), denied)
+
+
+@router.post("/delete")
+def delete(iw: Iw, identity: Caller, body: JobIDs) -> dict[str, Any]:
+    """Delete jobs (killing the active ones first)."""
+    allowed, denied = permitted(iw, identity, body.job_ids, Action.MANAGE)
+    return _bulk(iw.wms.delete(allowed), denied)
+
+
+def _one(iw: Iw, identity: Identity, job_id: int) -> None:
+    allowed, _ = permitted(iw, identity, [job_id], Action.READ)
+    if not allowed:
+        raise _not_found(job_id)
+
+
+@router.get("/{job_id}/history")
+def history(iw: Iw, identity: Caller, job_id: int) -> list[dict[str, Any]]:
+    """The job's status history, oldest first (refused transitions included)."""
+    _one(iw, identity, job_id)
+    return jsonable_encoder(iw.wms.history(job_id))  # type: ignore[no-any-return]
+
+
+@router.get("/{job_id}/jdl")
+def jdl(iw: Iw, identity: Caller, job_id: int) -> str:
+    """The job's stored JDL."""
+    _one(iw, identity, job_id)
+    return iw.wms.get_jdl(job_id)
+
+
+def check_pilot(identity: Identity) -> None:
+    """Only pilots (and administrators) match jobs."""
+    if not identity.has(Property.GENERIC_PILOT) and not identity.has(Property.JOB_ADMINISTRATOR):
+        raise PermissionDenied("matching needs GenericPilot", user=identity.user)
+
+
+@router.post("/match", responses={204: {"description": "no job for this pilot"}})
+def match(iw: Iw, identity: Caller, request: Request,
+          resource: Annotated[dict[str, Any], Body()]) -> Response:
+    """Our route: a pilot's resource description in, a job (id, JDL, owner) or 204 out."""
+    check_pilot(identity)
+    described = ResourceDescription.from_mapping(resource)
+    job = request.app.state.matcher.match(described, identity)
+    if job is None:
+        return Response(status_code=204)
+    return JSONResponse({"JobID": job.job_id, "JDL": job.jdl, "Owner": job.owner,
+                         "OwnerGroup": job.owner_group, "VO": job.vo,
+                         "TaskQueue": job.task_queue})

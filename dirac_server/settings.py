@@ -1,0 +1,24 @@
+"""What the server needs besides the interware: limits and development switches."""
+
+from __future__ import annotations
+
+import attrs
+from attrs import validators as v
+
+__all__ = ["ServerSettings"]
+
+
+@attrs.frozen(kw_only=True)
+class ServerSettings:
+    """Server-side settings (the token issuer and lifetimes are the interware's ``[auth]``).
+
+    ``max_body_bytes``: larger request bodies get 413. ``max_jdls_per_call``:
+    DiracX accepts 20 JDLs per ``POST /api/jobs/jdl``. ``match_batch``: up to
+    this many concurrent pilots' match requests share one transaction.
+    ``dev_passwords``: printed at start-up by ``--local`` (user -> password).
+    """
+
+    max_body_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=v.ge(1024))
+    max_jdls_per_call: int = attrs.field(default=20, validator=v.ge(1))
+    match_batch: int = attrs.field(default=16, validator=v.ge(1))
+    title: str = "dirac-core"
