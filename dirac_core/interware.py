@@ -52,11 +52,20 @@ email = "alice@example.org"
 [registry.users.admin]
 name = "admin"
 
+[registry.users.pilot]
+name = "pilot"
+
 [registry.groups.demo_user]
 name = "demo_user"
 vo = "demo"
 users = ["alice", "admin"]
 properties = ["NormalUser"]
+
+[registry.groups.demo_pilot]
+name = "demo_pilot"
+vo = "demo"
+users = ["pilot"]
+properties = ["GenericPilot"]
 
 [registry.groups.demo_admin]
 name = "demo_admin"
@@ -150,12 +159,16 @@ class Interware:
         the configuration is :data:`EMBEDDED_CONFIG`, unless ``path/dirac.toml``
         exists, in which case that file is used.
         """
+        return cls.from_config(cls.embedded_config(path), clock=clock, plugins=plugins)
+
+    @staticmethod
+    def embedded_config(path: str | os.PathLike[str]) -> Config:
+        """The configuration :meth:`embedded` uses for ``path`` (creating ``path/storage``)."""
         root = Path(path).resolve()
         (root / "storage").mkdir(parents=True, exist_ok=True)
         own = root / "dirac.toml"
-        config = load_config(own) if own.exists() else load_config(
+        return load_config(own) if own.exists() else load_config(
             EMBEDDED_CONFIG.format(root=root.as_posix()), format="toml")
-        return cls.from_config(config, clock=clock, plugins=plugins)
 
     def identity(self, user: str, group: str | None = None) -> Identity:
         """The identity of a registry user acting in ``group`` (default: their VO's default group).

@@ -126,7 +126,7 @@ class TokenService:
             kid = header.get("kid") if isinstance(header, dict) else None
             decoded = jwt.decode(token, self.keys.key_set(kid if isinstance(kid, str) else None),
                                  algorithms=[ALGORITHM])
-        except (JoseError, ValueError, TypeError):
+        except (JoseError, ValueError, TypeError, RecursionError):  # deeply nested JSON header
             raise NotAuthenticated("invalid token") from None
         claims = dict(decoded.claims)
         now = _epoch(self._clock.now())

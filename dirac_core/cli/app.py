@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dirac_core.cli import server as server_commands
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
 
@@ -20,6 +21,7 @@ config_app = typer.Typer(help="Check and convert configurations.", no_args_is_he
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+server_commands.register(app)
 
 
 @app.command()
