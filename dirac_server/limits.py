@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fastapi import HTTPException
+
 __all__ = ["BodySizeLimit"]
 
 
@@ -32,7 +34,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    raise _TooLarge(self.limit)
             return message
 
         async def tracked(message: dict[str, Any]) -> None:
@@ -47,8 +49,12 @@ class BodySizeLimit:
                 await _too_large(send, self.limit)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised by ``receive``: an HTTP exception, since FastAPI turns any other error met while
+    reading a body into a 400 ("There was an error parsing the body")."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body over {limit} bytes")
 
 
 async def _too_large(send: Any, limit: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dirac_core.auth.codes import AuthorizationCodes
 from dirac_core.auth.device import DeviceFlows
 from dirac_core.auth.keys import KeyStore
 from dirac_core.auth.registry_idp import RegistryPasswords
@@ -28,6 +29,7 @@ class AuthManager:
         self.tokens = TokenService(database=database, settings=config.auth,
                                    registry=self._registry, clock=clock, keys=self.keys)
         self.device = DeviceFlows(database=database, settings=config.auth, clock=clock)
+        self.codes = AuthorizationCodes(database=database, settings=config.auth, clock=clock)
         self.provider = provider or RegistryPasswords(self._registry)
 
     def _registry(self) -> Registry:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from dirac_core.auth.device import DeviceFlowError
 from dirac_core.errors import DiracError, NotAuthenticated
@@ -47,10 +48,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 @router.get("/device", response_class=HTMLResponse)
 def device_page(iw: Iw, user_code: Annotated[str, Query(max_length=16)] = "") -> HTMLResponse:
     """The verification page: the identity provider's login form for this code."""
-    fields = "".join(
-        f"<p><label>{html.escape(label)} <input name='{html.escape(name)}' "
-        f"type='{'password' if 'password' in name else 'text'}'></label></p>"
-        for name, label in iw.auth.provider.fields.items())
+    fields = _login_fields(iw)
     code = html.escape(user_code)
     return _page("Log in to dirac-core",
                  f"<form method='post' action='device/approve'>"
@@ -77,12 +75,76 @@ def approve_device_flow(iw: Iw, user_code: Annotated[str, Form(max_length=16)],
                  f"{html.escape(identity.group)}. You may close this window.</p>")
 
 
+def _login_fields(iw: Iw) -> str:
+    return "".join(
+        f"<p><label>{html.escape(label)} <input name='{html.escape(name)}' "
+        f"type='{'password' if 'password' in name else 'text'}'></label></p>"
+        for name, label in iw.auth.provider.fields.items())
+
+
+_AUTHORIZE_PARAMS = ("client_id", "redirect_uri", "code_challenge", "code_challenge_method", "scope",
+                     "state")
+
+
+@router.get("/authorize", response_class=HTMLResponse)
+def authorize(*, iw: Iw, response_type: Annotated[str, Query()], client_id: Annotated[str, Query()],
+              redirect_uri: Annotated[str, Query(max_length=1024)],
+              code_challenge: Annotated[str, Query(max_length=128)],
+              code_challenge_method: Annotated[str, Query()], scope: Annotated[str, Query()],
+              state: Annotated[str, Query(max_length=1024)] = "") -> HTMLResponse:
+    """The authorization-code flow (PKCE S256): the identity provider's login form."""
+    if response_type != "code":
+        raise DeviceFlowError("unsupported_response_type", "only response_type=code")
+    iw.auth.codes.check_request(client_id, redirect_uri, code_challenge, code_challenge_method)
+    values = dict(zip(_AUTHORIZE_PARAMS, (client_id, redirect_uri, code_challenge,
+                                          code_challenge_method, scope, state), strict=True))
+    hidden = "".join(f"<input type='hidden' name='{k}' value='{html.escape(v, quote=True)}'>"
+                     for k, v in values.items())
+    return _page("Log in to dirac-core", f"<form method='post' action='authorize/approve'>{hidden}"
+                 f"{_login_fields(iw)}<p><button type='submit'>Log in</button></p></form>")
+
+
+@router.post("/authorize/approve", response_model=None)
+def authorize_approve(*, iw: Iw, client_id: Annotated[str, Form()],
+                      redirect_uri: Annotated[str, Form(max_length=1024)],
+                      code_challenge: Annotated[str, Form(max_length=128)],
+                      code_challenge_method: Annotated[str, Form()], scope: Annotated[str, Form()],
+                      state: Annotated[str, Form(max_length=1024)] = "",
+                      username: Annotated[str, Form(max_length=64)] = "",
+                      password: Annotated[str, Form(max_length=1024)] = ""
+                      ) -> HTMLResponse | RedirectResponse:
+    """Check the credentials, then send the browser back to the client with a one-time code."""
+    iw.auth.codes.check_request(client_id, redirect_uri, code_challenge, code_challenge_method)
+    try:
+        user = iw.auth.authenticate({"username": username, "password": password})
+    except NotAuthenticated as exc:
+        return _page("Login failed", f"<p>{html.escape(str(exc))}</p>", status=401)
+    try:
+        code = iw.auth.codes.grant(client_id=client_id, redirect_uri=redirect_uri,
+                                   challenge=code_challenge, scope=scope, user=user,
+                                   registry=iw.config.registry)
+    except DiracError as exc:
+        return _page("Login failed", f"<p>{html.escape(str(exc))}</p>", status=403)
+    query = urlencode({"code": code, "state": state} if state else {"code": code})
+    joiner = "&" if "?" in redirect_uri else "?"
+    return RedirectResponse(f"{redirect_uri}{joiner}{query}", status_code=303)
+
+
 @router.post("/token")
-def token(iw: Iw, grant_type: Annotated[str, Form()],
+def token(*, iw: Iw, grant_type: Annotated[str, Form()],
           client_id: Annotated[str, Form()] = "",
           device_code: Annotated[str, Form(max_length=256)] = "",
-          refresh_token: Annotated[str, Form(max_length=8192)] = "") -> JSONResponse:
-    """Tokens for an approved device code, or a refresh token exchanged (and rotated)."""
+          refresh_token: Annotated[str, Form(max_length=8192)] = "",
+          code: Annotated[str, Form(max_length=256)] = "",
+          redirect_uri: Annotated[str, Form(max_length=1024)] = "",
+          code_verifier: Annotated[str, Form(max_length=128)] = "") -> JSONResponse:
+    """Tokens for an approved device code or an authorization code (with its PKCE verifier),
+    or a refresh token exchanged (and rotated)."""
+    if grant_type == "authorization_code":
+        identity, scope = iw.auth.codes.redeem(code=code, client_id=client_id,
+                                               redirect_uri=redirect_uri, verifier=code_verifier,
+                                               registry=iw.config.registry)
+        return JSONResponse(iw.auth.tokens.issue(identity, scope).response())
     if grant_type == _DEVICE_GRANT:
         _check_client(iw, client_id)
         identity, scope = iw.auth.device.redeem(device_code, client_id, iw.config.registry)

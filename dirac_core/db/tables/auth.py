@@ -13,7 +13,7 @@ from sqlalchemy import Column, Index, String, Table, Text
 from dirac_core.db.schema import new_metadata
 from dirac_core.db.types import UTCDateTime
 
-__all__ = ["device_flows", "metadata", "refresh_tokens", "signing_keys"]
+__all__ = ["authorization_codes", "device_flows", "metadata", "refresh_tokens", "signing_keys"]
 
 metadata = new_metadata("auth")
 
@@ -58,5 +58,19 @@ refresh_tokens = Table(
     Column("status", String(16), nullable=False),
     Index(None, "family"),
     Index(None, "user"),
+    Index(None, "expires"),
+)
+
+#: Authorization codes (OAuth code flow with PKCE), by the SHA-256 of the code; used once.
+authorization_codes = Table(
+    "auth_authorization_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("client_id", String(128), nullable=False),
+    Column("redirect_uri", String(1024), nullable=False),
+    Column("code_challenge", String(128), nullable=False),
+    Column("scope", String(1024), nullable=False),
+    Column("user", String(64), nullable=False),
+    Column("expires", UTCDateTime(), nullable=False),
     Index(None, "expires"),
 )

@@ -1,4 +1,4 @@
-"""auth: signing keys, device flows, refresh tokens.
+"""auth: signing keys, device flows, refresh tokens, authorization codes.
 
 Revision ID: 0004
 Revises: 0003
@@ -61,9 +61,22 @@ def upgrade() -> None:
     )
     for column in ("family", "user", "expires"):
         op.create_index(f"ix_auth_refresh_tokens_{column}", "auth_refresh_tokens", [column])
+    op.create_table(
+        "auth_authorization_codes",
+        sa.Column("code_hash", sa.String(64), nullable=False),
+        sa.Column("client_id", sa.String(128), nullable=False),
+        sa.Column("redirect_uri", sa.String(1024), nullable=False),
+        sa.Column("code_challenge", sa.String(128), nullable=False),
+        sa.Column("scope", sa.String(1024), nullable=False),
+        sa.Column("user", sa.String(64), nullable=False),
+        sa.Column("expires", _UTC, nullable=False),
+        sa.PrimaryKeyConstraint("code_hash", name="pk_auth_authorization_codes"),
+    )
+    op.create_index("ix_auth_authorization_codes_expires", "auth_authorization_codes", ["expires"])
 
 
 def downgrade() -> None:
     """Drop the ``auth_*`` tables."""
-    for table in ("auth_refresh_tokens", "auth_device_flows", "auth_signing_keys"):
+    for table in ("auth_authorization_codes", "auth_refresh_tokens", "auth_device_flows",
+                  "auth_signing_keys"):
         op.drop_table(table)
