@@ -27,10 +27,10 @@ from sqlalchemy import insert, select, update
 from dirac_core.auth.keys import ALGORITHM, KeyStore
 from dirac_core.auth.scopes import parse_scope, resolve
 from dirac_core.config.auth import AuthSettings
-from dirac_core.config.registry import Registry
+from dirac_core.config.registry import Property, Registry
 from dirac_core.db.database import Database
 from dirac_core.db.tables.auth import refresh_tokens
-from dirac_core.errors import DiracError, NotAuthenticated
+from dirac_core.errors import DiracError, NotAuthenticated, NotFound
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
 
@@ -108,6 +108,17 @@ class TokenService:
                 "dirac_policies": {}, "preferred_username": identity.user,
                 "jti": str(uuid.uuid4()), "iat": _epoch(now), "exp": _epoch(now + lifetime)}
 
+    def issue_pilot(self, vo: str, pilot_stamp: str, *, minutes: int | None = None) -> str:
+        """A short-lived access token for one pilot (no refresh token): it may match jobs
+        and update the jobs that pilot holds. The site director issues them."""
+        group = _pilot_group(self._registry(), vo)
+        now = self._clock.now()
+        lifetime = timedelta(minutes=minutes or self.settings.pilot_token_minutes)
+        claims = self.access_claims(Identity(user=f"pilot:{pilot_stamp}", group=group, vo=vo,
+                                             properties={Property.GENERIC_PILOT}), now, lifetime)
+        claims["dirac_pilot"] = pilot_stamp
+        return self.sign(claims)
+
     def sign(self, claims: Mapping[str, Any]) -> str:
         """``claims`` as a JWT signed with the current key."""
         key = self.keys.signing_key()
@@ -156,6 +167,13 @@ class TokenService:
         except (KeyError, TypeError):
             raise NotAuthenticated("invalid token") from None
         registry = self._registry()
+        stamp = claims.get("dirac_pilot")
+        if isinstance(stamp, str):
+            found = registry.groups.get(group)
+            if found is None or found.vo != vo or Property.GENERIC_PILOT not in found.properties:
+                raise NotAuthenticated("the pilot's group no longer exists")
+            return Identity(user=user, group=group, vo=vo, properties={Property.GENERIC_PILOT},
+                            pilot_stamp=stamp)
         found = registry.groups.get(group)
         if found is None or found.vo != vo or user not in found.users:
             raise NotAuthenticated("the token's user is no longer in its group")
@@ -206,6 +224,14 @@ class TokenService:
             conn.execute(update(refresh_tokens).where(refresh_tokens.c.family == family)
                          .values(status=RefreshStatus.REVOKED.value))
         return str(claims.get("jti"))
+
+
+def _pilot_group(registry: Registry, vo: str) -> str:
+    """The VO's pilot group: the first (by name) with ``GenericPilot``."""
+    for name, group in sorted(registry.groups.items()):
+        if group.vo == vo and Property.GENERIC_PILOT in group.properties:
+            return name
+    raise NotFound(f"VO {vo!r} has no group with GenericPilot", vo=vo)
 
 
 def _b64decode(text: str) -> bytes:

@@ -33,6 +33,8 @@ class Identity:
     group: str = attrs.field(validator=_TEXT)
     vo: str = attrs.field(validator=_TEXT)
     properties: frozenset[str] = attrs.field(default=frozenset(), converter=_properties)
+    #: set for a pilot's token: the pilot it was issued to (it may act on that pilot's jobs only)
+    pilot_stamp: str | None = None
 
     def has(self, prop: str) -> bool:
         """True when the identity holds the property ``prop``."""

@@ -22,7 +22,14 @@ from dirac_core.config import Config
 from dirac_core.config.registry import Property
 from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.database import Database
-from dirac_core.db.tables.wms import input_data, job_history, job_jdls, job_parameters, jobs
+from dirac_core.db.tables.wms import (
+    input_data,
+    job_history,
+    job_jdls,
+    job_parameters,
+    job_to_pilot,
+    jobs,
+)
 from dirac_core.errors import BulkResult, PermissionDenied
 from dirac_core.jdl.description import JobDescription, from_classad
 from dirac_core.jdl.syntax import parse
@@ -284,6 +291,12 @@ class WorkloadManager:
                 for row in conn.execute(select(jobs).where(where)).mappings():
                     out[row["job_id"]] = dict(row)
         return out
+
+    def jobs_of_pilot(self, pilot_stamp: str) -> set[int]:
+        """The jobs a pilot was given (its ``wms_job_to_pilot`` records)."""
+        with self.database.begin(read_only=True) as conn:
+            return set(conn.execute(select(job_to_pilot.c.job_id)
+                                    .where(job_to_pilot.c.pilot_stamp == pilot_stamp)).scalars())
 
     def get_jdl(self, job_id: int) -> str:
         """The stored JDL of a job; raises ``NotFound``."""

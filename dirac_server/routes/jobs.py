@@ -79,7 +79,8 @@ def permitted(iw: Iw, identity: Identity, job_ids: Iterable[int], action: Action
     ids = sorted(set(job_ids))
     rows = iw.wms.get_jobs(ids)
     registry = iw.config.registry
-    allowed = [j for j in ids if j in rows and may(identity, rows[j], action, registry)]
+    held = iw.wms.jobs_of_pilot(identity.pilot_stamp) if identity.pilot_stamp else None
+    allowed = [j for j in ids if j in rows and may(identity, rows[j], action, registry, held=held)]
     return allowed, {j: _not_found(j) for j in ids if j not in set(allowed)}
 
 
@@ -241,6 +242,10 @@ def match(iw: Iw, identity: Caller, request: Request,
           resource: Annotated[dict[str, Any], Body()]) -> Response:
     """Our route: a pilot's resource description in, a job (id, JDL, owner) or 204 out."""
     check_pilot(identity)
+    if identity.pilot_stamp:  # a pilot's own token: the jobs it takes are recorded as its own
+        resource = {**{k: v for k, v in resource.items()
+                       if k not in ("PilotStamp", "PilotReference", "pilot_stamp")},
+                    "PilotStamp": identity.pilot_stamp}
     described = ResourceDescription.from_mapping(resource)
     job = request.app.state.matcher.match(described, identity)
     if job is None:
