@@ -70,7 +70,13 @@ class DeviceFlows:
         self._clock = clock
 
     def start(self, client_id: str, scope: str, registry: Registry) -> DeviceStart:
-        """Open a flow; raises ``InvalidScope`` for a bad scope or unknown VO, before storing."""
+        """Open a flow; nothing is stored when it is refused: ``InvalidScope`` for a malformed
+        scope, :class:`DeviceFlowError` (``invalid_scope``, ``invalid_client``) for an unknown
+        VO, a scope over 1024 characters or a client id over 128."""
+        if len(scope) > 1024:
+            raise DeviceFlowError("invalid_scope", "the scope is longer than 1024 characters")
+        if len(client_id) > 128:
+            raise DeviceFlowError("invalid_client", "the client id is longer than 128 characters")
         parsed = parse_scope(scope)
         if parsed.vo not in registry.vos:
             raise DeviceFlowError("invalid_scope", f"unknown VO {parsed.vo!r}")
@@ -80,8 +86,8 @@ class DeviceFlows:
         lifetime = self._settings.device_flow_seconds
         with self._database.begin() as conn:
             conn.execute(insert(device_flows).values(
-                user_code=user_code, device_code_hash=_hash(device_code), client_id=client_id[:128],
-                scope=scope[:1024], created=now, expires=now + timedelta(seconds=lifetime),
+                user_code=user_code, device_code_hash=_hash(device_code), client_id=client_id,
+                scope=scope, created=now, expires=now + timedelta(seconds=lifetime),
                 status=FlowStatus.PENDING.value, user=None))
         return DeviceStart(user_code, device_code, lifetime)
 

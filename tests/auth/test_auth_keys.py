@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from auth_helpers import jwt_parts
@@ -23,6 +24,13 @@ PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
 def _key_rows(database: Database) -> list[dict[str, object]]:
     with database.begin(read_only=True) as conn:
         return [dict(row) for row in conn.execute(select(signing_keys)).mappings()]
+
+
+def _jwks(keys: KeyStore) -> list[dict[str, Any]]:
+    """The keys of the public JWKS document."""
+    listed = keys.public_jwks()["keys"]
+    assert isinstance(listed, list)
+    return listed
 
 
 def _service(database: Database, auth_config: Config, clock: FakeClock) -> TokenService:
@@ -49,15 +57,14 @@ def test_first_signing_key_creates_one(database: Database, fake_clock: FakeClock
 
 def test_public_jwks_has_no_private_parts(database: Database, fake_clock: FakeClock) -> None:
     keys = KeyStore(database, fake_clock)
-    jwks = keys.public_jwks()  # creates the first key too
-    (only,) = jwks["keys"]  # type: ignore[misc]
+    (only,) = _jwks(keys)  # creates the first key too
     assert only["kid"] == keys.signing_key().kid
     assert only["kty"] == "RSA" and only["n"] and only["e"]
     assert not PRIVATE_MEMBERS & only.keys()
     keys.rotate()
-    jwks = keys.public_jwks()
-    listed = jwks["keys"]
-    assert isinstance(listed, list) and len(listed) == 2
+    listed = _jwks(keys)
+    assert len(listed) == 2
+    assert {key["kid"] for key in listed} == {row["kid"] for row in _key_rows(database)}
     for key in listed:
         assert not PRIVATE_MEMBERS & key.keys()
     # the private key really is in the table: the JWKS leaves it out on purpose
@@ -95,7 +102,7 @@ def test_drop_retired_removes_old_keys_and_their_tokens(manager: AuthManager, da
     fake_clock.advance(timedelta(minutes=2))
     assert manager.keys.drop_retired(timedelta(minutes=5)) == 1
     assert [row["kid"] for row in _key_rows(database)] == [new_kid]
-    assert old_kid not in {key["kid"] for key in manager.keys.public_jwks()["keys"]}  # type: ignore[attr-defined]
+    assert old_kid not in {key["kid"] for key in _jwks(manager.keys)}
     with pytest.raises(NotAuthenticated):  # not expired (60 minutes), but its key is gone
         manager.tokens.identity(old.access_token)
     with pytest.raises(NotAuthenticated):
