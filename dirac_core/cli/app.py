@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dirac_core.cli import server as server_commands
+from dirac_core.cli import session as session_commands
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 server_commands.register(app)
+session_commands.register(app)
 
 
 @app.command()
