@@ -31,6 +31,16 @@ PUBLIC = {
         "StatusUpdate", "SubmittedJob", "WorkloadManager",
     ],
     "dirac_core.testing": ["FakeClock", "MemoryCatalog", "MemoryComputingElement", "MemoryStorage"],
+    "dirac_core.auth": [
+        "AuthManager", "DeviceFlowError", "DeviceFlows", "DeviceStart", "InvalidScope", "KeyStore",
+        "Scope", "TokenPair", "TokenService", "hash_password", "parse_scope", "resolve",
+        "verify_password",
+    ],
+    "dirac_core.client": [
+        "Credentials", "RemoteError", "RemoteInterware", "RemoteWMS", "RetryPolicy",
+        "ServerUnreachable", "Transport",
+    ],
+    "dirac_server": ["ServerSettings", "create_app"],
 }
 
 

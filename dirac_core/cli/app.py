@@ -11,6 +11,7 @@ from rich.table import Table
 
 from dirac_core.cli import server as server_commands
 from dirac_core.cli import session as session_commands
+from dirac_core.cli.jobs import job_app
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
 
@@ -24,6 +25,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 server_commands.register(app)
 session_commands.register(app)
+app.add_typer(job_app, name="job")
 
 
 @app.command()

@@ -7,9 +7,11 @@ grows with every capability the project adds.
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
 from rich.console import Console
 from rich.table import Table
 
@@ -45,17 +47,34 @@ def run(console: Console, path: Path | None) -> None:
     if path is None:
         path = Path(tempfile.mkdtemp(prefix="dirac-demo-"))
     console.rule("[bold]dirac-core demo")
-    with Interware.embedded(path) as iw:
+    with ExitStack() as stack:
+        iw, url = _start(stack, path)
         _configuration(console, iw)
         _config_errors_and_import(console)
         _database(console, iw)
         _jdl(console)
-        workload(console, iw)
+        workload(console, iw, url)
         _plugins(console)
         _pilots(console)
         _data(console, path)
         _tasks(console, iw)
     console.rule(f"done: the embedded interware lives in {path}")
+
+
+def _start(stack: ExitStack, path: Path) -> tuple[Interware, str | None]:
+    """The embedded interware, served on a loopback port when the server extra is installed."""
+    try:
+        from dirac_server import create_app
+        from dirac_server.runner import bind, running, url_of
+    except ImportError:  # pip install 'dirac-core[server]'
+        return stack.enter_context(Interware.embedded(path)), None
+    sock = bind()
+    url = url_of(sock)
+    config = Interware.embedded_config(path)
+    config = attrs.evolve(config, auth=attrs.evolve(config.auth, issuer=url))
+    iw = stack.enter_context(Interware.from_config(config))
+    stack.enter_context(running(create_app(iw), sock))
+    return iw, url
 
 
 def _configuration(console: Console, iw: Interware) -> None:

@@ -7,24 +7,29 @@ exist (404, or a ``failed`` entry in bulk answers).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dirac_core.config.registry import Property
 from dirac_core.errors import BulkResult, NotFound, PermissionDenied
 from dirac_core.model.identity import Identity
+from dirac_core.model.job import JobStatus
 from dirac_core.wms.access import Action, may, search_restrictions
 from dirac_core.wms.resource import ResourceDescription
-from dirac_core.wms.status_updates import JobState
+from dirac_core.wms.status_updates import JobState, StatusUpdate
 from dirac_server.deps import Caller, Iw, Settings, require
 from dirac_server.errors import BadRequest
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+#: The largest job id the databases store (a signed 64-bit integer).
+MAX_JOB_ID = 2**63 - 1
+JobID = Annotated[int, Field(ge=1, le=MAX_JOB_ID)]
 
 
 class SearchSpec(BaseModel):
@@ -62,7 +67,23 @@ class SummaryParams(BaseModel):
 class JobIDs(BaseModel):
     """A list of job ids."""
 
-    job_ids: list[int] = Field(max_length=10_000)
+    job_ids: list[JobID] = Field(max_length=10_000)
+
+
+class StatusUpdateBody(BaseModel):
+    """One status update (DiracX's ``JobStatusUpdate``); other keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: JobStatus | None = Field(default=None, alias="Status")
+    minor_status: str | None = Field(default=None, alias="MinorStatus")
+    application_status: str | None = Field(default=None, alias="ApplicationStatus")
+    source: str = Field(default="Unknown", alias="Source")
+
+    def update(self) -> StatusUpdate:
+        """The engine's update."""
+        return StatusUpdate(status=self.status, minor_status=self.minor_status,
+                            application_status=self.application_status, source=self.source)
 
 
 def _specs(specs: Iterable[SearchSpec]) -> list[dict[str, Any]]:
@@ -145,23 +166,26 @@ def _timestamp(job_id: str, text: str) -> datetime:
         raise BadRequest(f"job {job_id}: {text!r} is not an ISO 8601 timestamp") from None
     if when.tzinfo is None or when.utcoffset() is None:
         raise BadRequest(f"job {job_id}: timestamp {text!r} must carry a time zone")
-    return when
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise BadRequest(f"job {job_id}: timestamp {text!r} is out of range") from None
 
 
 def _job_id(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not 1 <= int(text) <= MAX_JOB_ID:
         raise BadRequest(f"{text!r} is not a job id")
     return int(text)
 
 
 @router.patch("/status")
 def set_status(iw: Iw, identity: Caller,
-               body: Annotated[dict[str, dict[str, dict[str, Any]]], Body()],
+               body: Annotated[dict[str, dict[str, StatusUpdateBody]], Body()],
                force: bool = False) -> JSONResponse:
     """Status updates keyed by job and timezone-aware time (DiracX's body and answer)."""
     if force:
         require(identity, Property.JOB_ADMINISTRATOR)
-    updates = {_job_id(j): {_timestamp(j, t): u for t, u in by_time.items()}
+    updates = {_job_id(j): {_timestamp(j, t): u.update() for t, u in by_time.items()}
                for j, by_time in body.items()}
     allowed, denied = permitted(iw, identity, updates, Action.UPDATE)
     result = iw.wms.set_status({j: updates[j] for j in allowed}, force=force, identity=identity)
@@ -218,14 +242,15 @@ def _one(iw: Iw, identity: Identity, job_id: int) -> None:
 
 
 @router.get("/{job_id}/history")
-def history(iw: Iw, identity: Caller, job_id: int) -> list[dict[str, Any]]:
+def history(iw: Iw, identity: Caller, job_id: Annotated[int, Path(ge=1, le=MAX_JOB_ID)]
+            ) -> list[dict[str, Any]]:
     """The job's status history, oldest first (refused transitions included)."""
     _one(iw, identity, job_id)
     return jsonable_encoder(iw.wms.history(job_id))  # type: ignore[no-any-return]
 
 
 @router.get("/{job_id}/jdl")
-def jdl(iw: Iw, identity: Caller, job_id: int) -> str:
+def jdl(iw: Iw, identity: Caller, job_id: Annotated[int, Path(ge=1, le=MAX_JOB_ID)]) -> str:
     """The job's stored JDL."""
     _one(iw, identity, job_id)
     return iw.wms.get_jdl(job_id)
@@ -246,7 +271,10 @@ def match(iw: Iw, identity: Caller, request: Request,
         resource = {**{k: v for k, v in resource.items()
                        if k not in ("PilotStamp", "PilotReference", "pilot_stamp")},
                     "PilotStamp": identity.pilot_stamp}
-    described = ResourceDescription.from_mapping(resource)
+    try:
+        described = ResourceDescription.from_mapping(resource)
+    except (TypeError, ValueError) as exc:  # a value of the wrong kind (Tag = 5, ...)
+        raise BadRequest(f"invalid resource description: {exc}") from None
     job = request.app.state.matcher.match(described, identity)
     if job is None:
         return Response(status_code=204)

@@ -73,3 +73,34 @@ def test_login_to_an_unknown_vo_is_refused(served: tuple[str, Interware], tmp_pa
                            env={"DIRACX_URL": url, "DIRACX_CREDENTIALS_PATH": str(tmp_path / "c")})
     assert result.exit_code == 1 and "unknown VO" in result.output
     assert not (tmp_path / "c").exists()
+
+
+def test_job_commands_through_the_server(served: tuple[str, Interware], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    url, iw = served
+    credentials = tmp_path / "creds.json"
+    monkeypatch.setenv("DIRACX_CREDENTIALS_PATH", str(credentials))
+    env = {"DIRACX_URL": url, "DIRACX_CREDENTIALS_PATH": str(credentials), "COLUMNS": "200"}
+    issued = runner.invoke(app, ["auth", "issue-token", "--config", str(_config_file(iw, tmp_path)),
+                                 "--user", "alice", "--credentials-file", str(credentials)])
+    assert issued.exit_code == 0, issued.output
+    jdl = tmp_path / "j.jdl"
+    jdl.write_text('[Executable = "/bin/echo"; JobName = "remote%n"; Parameters = 2;]')
+    submitted = runner.invoke(app, ["job", "submit", str(jdl), "--json"], env=env)
+    assert submitted.exit_code == 0, submitted.output
+    ids = [row["JobID"] for row in json.loads(submitted.output)]
+    found = runner.invoke(app, ["job", "search", "--json", "--parameter", "JobName"], env=env)
+    assert found.exit_code == 0 and json.loads(found.output) == [{"JobName": "remote0"},
+                                                                 {"JobName": "remote1"}]
+    killed = runner.invoke(app, ["job", "kill", str(ids[0]), "--json"], env=env)
+    assert killed.exit_code == 0 and json.loads(killed.output)["ok"] == {str(ids[0]): "Killed"}
+    missing = runner.invoke(app, ["job", "status", "999999"], env=env)
+    assert missing.exit_code == 1 and "not found: 999999" in missing.output
+
+
+def _config_file(iw: Interware, tmp_path: Path) -> Path:
+    from dirac_core.config import dump_config
+
+    path = tmp_path / "site.toml"
+    path.write_text(dump_config(iw.config))
+    return path

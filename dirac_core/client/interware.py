@@ -1,0 +1,56 @@
+"""``RemoteInterware``: a server reached over HTTP, used like an embedded :class:`~dirac_core.Interware`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+import httpx
+
+from dirac_core.client.credentials import Credentials
+from dirac_core.client.jobs import RemoteWMS
+from dirac_core.client.transport import RetryPolicy, Transport
+
+__all__ = ["RemoteInterware"]
+
+
+class RemoteInterware:
+    """The engines of a dirac-core server at ``url``, with the local engines' methods.
+
+    Authenticate with an access ``token``, or a DiracX ``credentials_path``
+    (refreshed and rewritten when its access token expires); with neither,
+    requests go unauthenticated. ``retry``, ``sleep``, ``timeout`` and
+    ``transport`` tune the HTTP side (:class:`Transport`). Close it, or use it
+    as a context manager.
+    """
+
+    def __init__(self, url: str, *, token: str | None = None,
+                 credentials_path: str | os.PathLike[str] | None = None,
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
+                 timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        credentials = Credentials(token=token, path=credentials_path)
+        self.transport = Transport(url, credentials=credentials, retry=retry, sleep=sleep,
+                                   timeout=timeout, transport=transport)
+        #: the workload management engine's remote twin
+        self.wms = RemoteWMS(self.transport)
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return self.transport.url
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.transport.close()
+
+    def __enter__(self) -> RemoteInterware:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteInterware({self.url!r})"
