@@ -38,6 +38,7 @@ from sqlalchemy.dialects import mysql
 from dirac_core.db.schema import new_metadata
 from dirac_core.db.types import StrEnumType, UTCDateTime
 from dirac_core.model.job import JobStatus
+from dirac_core.model.pilot import PilotStatus
 
 __all__ = [
     "counters",
@@ -50,6 +51,9 @@ __all__ = [
     "job_to_pilot",
     "jobs",
     "metadata",
+    "pilots",
+    "sandbox_jobs",
+    "sandboxes",
     "task_queues",
     "tq_jobs",
 ]
@@ -223,4 +227,52 @@ tq_jobs = Table(
     Column("rank", Integer(), nullable=False),
     Column("real_priority", Float(), nullable=False),
     Index(None, "tq_id", "rank", "job_id"),
+)
+
+#: Pilots: where each was sent, and where it is in its life (PilotStatus's table).
+pilots = Table(
+    "wms_pilots",
+    metadata,
+    Column("pilot_stamp", String(64), primary_key=True),
+    Column("vo", String(64), nullable=False),
+    Column("grid_type", String(32), nullable=False, default=""),
+    Column("grid_site", String(128), nullable=False, default=""),
+    Column("destination_site", String(128), nullable=False, default=""),
+    Column("queue", String(128), nullable=False, default=""),
+    Column("pilot_reference", String(255), nullable=False, default=""),
+    Column("status", StrEnumType(PilotStatus), nullable=False),
+    Column("status_reason", String(255), nullable=False, default=""),
+    Column("submission_time", UTCDateTime(), nullable=False),
+    Column("last_update_time", UTCDateTime(), nullable=False),
+    Index(None, "status"),
+    Index(None, "grid_site", "status"),
+    Index(None, "destination_site", "status"),
+    Index(None, "pilot_reference"),
+)
+
+#: Sandboxes: content-addressed archives (``pfn`` names the content's SHA-256).
+sandboxes = Table(
+    "wms_sandboxes",
+    metadata,
+    Column("pfn", String(512), primary_key=True),
+    Column("vo", String(64), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("owner_group", String(64), nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("size", BigInteger(), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("uploaded", Boolean(), nullable=False, default=False),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("last_access", UTCDateTime(), nullable=False),
+    Index(None, "last_access"),
+)
+
+#: Which sandboxes a job has, as input or output.
+sandbox_jobs = Table(
+    "wms_sandbox_jobs",
+    metadata,
+    Column("job_id", BigInteger(), primary_key=True, autoincrement=False),
+    Column("kind", String(8), primary_key=True),
+    Column("pfn", String(512), primary_key=True),
+    Index(None, "pfn"),
 )
