@@ -70,6 +70,10 @@ class MatchBatcher:
                     return
             try:
                 self._serve(batch)
+            except BaseException as exc:
+                for request in batch:
+                    if request.result is None and request.error is None:
+                        request.error = exc
             finally:
                 for request in batch:
                     request.done.set()

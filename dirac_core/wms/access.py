@@ -5,8 +5,11 @@
   bound to one pilot may only update the jobs that pilot holds: the server
   passes ``held``).
 - A group with ``job_sharing`` (or the ``JobSharing`` property): the jobs of
-  the group.
-- Everyone else: their own jobs in their VO.
+  the group (acting in it, a user's jobs of other groups are out of reach).
+- Everyone else: their own jobs in their VO, whatever the group.
+
+:func:`search_restrictions` and :func:`may` agree: what a search shows is
+what may be read.
 
 Not DiracX's default (any user lists every job): a job the caller may not
 see is reported exactly as a job that does not exist.
@@ -59,6 +62,6 @@ def may(identity: Identity, job: Mapping[str, Any], action: Action, registry: Re
         return held is None or job["job_id"] in held
     if action is Action.READ and identity.has(Property.JOB_MONITOR):
         return True
-    if job["owner"] == identity.user:
-        return True
-    return _shares(identity, registry) and job["owner_group"] == identity.group
+    if _shares(identity, registry):  # what a search in this group shows
+        return bool(job["owner_group"] == identity.group)
+    return bool(job["owner"] == identity.user)

@@ -18,6 +18,9 @@ import attrs
 
 from dirac_core.errors import DiracError
 
+#: The largest MaxRAM believed (16 TiB): each GB becomes a tag, so it is bounded.
+_MAX_RAM_MB = 16 * 1024 * 1024
+
 __all__ = ["ANY", "ResourceDescription"]
 
 #: The value that disables a constraint.
@@ -88,6 +91,9 @@ class ResourceDescription:
             ram_mb = int(ram) if ram not in (None, "") else None
         except (TypeError, ValueError) as exc:
             raise DiracError(f"invalid number in resource description: {exc}") from None
+        if ram_mb is not None and not 0 <= ram_mb <= _MAX_RAM_MB:
+            raise DiracError(f"MaxRAM must be between 0 and {_MAX_RAM_MB} MB, got {ram_mb}",
+                             field="MaxRAM")
         tags = values.get("tags")
         return cls(
             site=str(values["site"]), cpu_time=cpu,
