@@ -27,6 +27,7 @@ from dirac_core.model.identity import Identity
 from dirac_core.plugins.manager import make_plugin_manager
 from dirac_core.tasks import PeriodicTask, TaskScheduler
 from dirac_core.wms.engine import WorkloadManager
+from dirac_core.wms.pilots import PilotRegistry
 from dirac_core.wms.tasks import wms_tasks
 
 __all__ = ["EMBEDDED_CONFIG", "Interware"]
@@ -125,6 +126,8 @@ class Interware:
         self.wms = WorkloadManager(database=database, config=config, clock=clock, hooks=hooks)
         #: identity and tokens
         self.auth = AuthManager(database=database, config=config, clock=clock)
+        #: pilot records
+        self.pilots = PilotRegistry(database=database, clock=clock)
         for task in wms_tasks(self.wms):
             self.scheduler.add(task)
 

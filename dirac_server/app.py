@@ -8,7 +8,7 @@ from dirac_core.interware import Interware
 from dirac_server.errors import install_error_handlers
 from dirac_server.limits import BodySizeLimit
 from dirac_server.matching import MatchBatcher
-from dirac_server.routes import auth, config, health, jobs, wellknown
+from dirac_server.routes import auth, config, health, jobs, pilots, sandboxes, wellknown
 from dirac_server.settings import ServerSettings
 
 __all__ = ["create_app"]
@@ -26,8 +26,11 @@ def create_app(interware: Interware, settings: ServerSettings | None = None) -> 
     app.state.interware = interware
     app.state.settings = chosen
     app.state.matcher = MatchBatcher(interware.wms, limit=chosen.match_batch)
+    app.state.sandboxes = sandboxes.make_store(interware, chosen)
     install_error_handlers(app)
-    for module in (wellknown, auth, jobs, config, health):
+    for module in (wellknown, auth, sandboxes, jobs, pilots, config, health):
         app.include_router(module.router)
-    app.add_middleware(BodySizeLimit, limit=chosen.max_body_bytes)
+    # a sandbox upload may be as large as a sandbox (and its multipart envelope)
+    app.add_middleware(BodySizeLimit, limit=chosen.max_body_bytes,
+                       paths={sandboxes.UPLOAD_PATH: chosen.sandbox_max_bytes + 64 * 1024})
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import HTTPException
@@ -11,19 +12,22 @@ __all__ = ["BodySizeLimit"]
 
 
 class BodySizeLimit:
-    """ASGI middleware: a declared or streamed body over ``limit`` bytes gets 413."""
+    """ASGI middleware: a declared or streamed body over ``limit`` bytes gets 413 (``paths``: other
+    limits for some exact paths, the sandbox upload's)."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: Any, limit: int, paths: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope.get("path", ""), self.limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send, self.limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(send, limit)
             return
         seen = 0
         responded = False
@@ -33,8 +37,8 @@ class BodySizeLimit:
             message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge(self.limit)
+                if seen > limit:
+                    raise _TooLarge(limit)
             return message
 
         async def tracked(message: dict[str, Any]) -> None:
@@ -46,7 +50,7 @@ class BodySizeLimit:
             await self.app(scope, counted, tracked)
         except _TooLarge:
             if not responded:
-                await _too_large(send, self.limit)
+                await _too_large(send, limit)
 
 
 class _TooLarge(HTTPException):

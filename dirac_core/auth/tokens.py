@@ -129,7 +129,11 @@ class TokenService:
 
     def claims(self, token: str, *, kind: str = "access") -> dict[str, Any]:
         """The verified claims of ``token``; raises :class:`NotAuthenticated` (never says why
-        in more detail than "invalid", "expired" or "not yet valid")."""
+        in more detail than "invalid", "expired" or "not yet valid").
+
+        ``kind`` is the token's ``typ`` claim: "access" (no ``typ``), "refresh", or what the
+        signer chose (``sandbox-upload``...): a token of one kind is never taken for another.
+        """
         if not token or len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
             raise NotAuthenticated("invalid token")
         try:
@@ -144,7 +148,7 @@ class TokenService:
         leeway = int(LEEWAY.total_seconds())
         if claims.get("iss") != self.settings.issuer or claims.get("aud") != self.settings.audience:
             raise NotAuthenticated("invalid token")
-        if (claims.get("typ") == "refresh") != (kind == "refresh"):
+        if claims.get("typ") != (None if kind == "access" else kind):  # access tokens have no typ
             raise NotAuthenticated("invalid token")
         exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
         if not isinstance(exp, int) or exp + leeway < now:

@@ -21,6 +21,8 @@ from rich.table import Table
 from dirac_core.errors import BulkResult, DiracError, NotFound
 from dirac_core.model.identity import Identity
 from dirac_core.wms.access import Action, may, search_restrictions
+from dirac_core.wms.sandbox_archives import unpack
+from dirac_core.wms.sandboxes import SandboxStore, default_root
 
 __all__ = ["job_app"]
 
@@ -38,10 +40,12 @@ _COLUMNS = ("JobID", "Status", "MinorStatus", "Site", "JobName", "Owner", "LastU
 class _Session:
     """What a command acts on: a WMS (local or remote) and, locally, the identity."""
 
-    def __init__(self, wms: Any, identity: Identity | None, registry: Any = None) -> None:
+    def __init__(self, wms: Any, identity: Identity | None, registry: Any = None,
+                 sandboxes: SandboxStore | None = None) -> None:
         self.wms = wms
         self.identity = identity
         self.registry = registry
+        self.sandboxes = sandboxes
 
     def search(self, parameters: list[str] | None, conditions: list[dict[str, Any]],
                page: int = 1, per_page: int = 100) -> Any:
@@ -78,7 +82,9 @@ def _session(url: str | None, local: Path | None, user: str | None,
 
             with Interware.embedded(local) as iw:
                 name = user or next(iter(sorted(iw.config.registry.users)))
-                yield _Session(iw.wms, iw.identity(name, group), iw.config.registry)
+                root = default_root(iw.database)
+                store = SandboxStore(database=iw.database, root=root, clock=iw.clock) if root else None
+                yield _Session(iw.wms, iw.identity(name, group), iw.config.registry, store)
             return
         from dirac_core.cli.session import credentials_path
         from dirac_core.client import RemoteInterware
@@ -216,3 +222,30 @@ def reschedule(job_ids: Annotated[list[int], typer.Argument(help="Job ids.")], *
     """Run jobs again."""
     with _session(url, local, user, group) as s:
         _bulk(s.control("reschedule", job_ids), as_json, "rescheduled")
+
+
+@job_app.command("output")
+def output(job_id: int, *, dest: Annotated[Path, typer.Option(help="Where to unpack.")] = Path("."),
+           url: Url = None, local: Local = None, user: User = None, group: Group = None,
+           as_json: AsJson = False) -> None:
+    """Download and unpack a job's output sandboxes."""
+    with _session(url, local, user, group) as s:
+        if s.identity is None:
+            pfns = s.wms.sandboxes_of(job_id)["output"]
+            files = [f for pfn in pfns for f in s.wms.download_sandbox(pfn, dest)]
+        else:  # locally: the job must be the identity's to read, the store beside the database
+            rows = s.wms.get_jobs([job_id])
+            if job_id not in rows or not may(s.identity, rows[job_id], Action.READ, s.registry):
+                raise NotFound(f"job {job_id} not found", job_id=job_id)
+            if s.sandboxes is None:
+                raise DiracError("this site keeps no sandboxes")
+            pfns = s.sandboxes.of_job(job_id)["output"]
+            files = [f for pfn in pfns for f in unpack(s.sandboxes.path(pfn), dest)]
+    if as_json:
+        typer.echo(json.dumps({"sandboxes": pfns, "files": [str(f) for f in files]}))
+        return
+    console = Console()
+    if not pfns:
+        console.print(f"job {job_id} has no output sandbox")
+    for path in files:
+        console.print(str(path))

@@ -23,9 +23,13 @@ delete and reschedule, which the server does not offer.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
+
+import httpx
 
 from dirac_core.client import codec
 from dirac_core.client.errors import error_for
@@ -41,6 +45,7 @@ from dirac_core.wms.control import JobCommand
 from dirac_core.wms.matcher import MatchedJob
 from dirac_core.wms.query import COLUMNS, LOGGING_INFO, InvalidQuery, Sort, SortDirection
 from dirac_core.wms.resource import ResourceDescription
+from dirac_core.wms.sandbox_archives import pack, unpack
 from dirac_core.wms.search import Filter, SearchPage
 from dirac_core.wms.status_updates import JobState, StatusUpdate
 from dirac_core.wms.store import job_not_found
@@ -279,6 +284,48 @@ class RemoteWMS:
         """The status history of a job, oldest first; raises ``NotFound``."""
         answer = self.transport.request("GET", f"/api/jobs/{_existing(job_id)}/history", idempotent=True)
         return codec.history(answer.json())
+
+    # -- sandboxes ------------------------------------------------------------
+
+    def upload_sandbox(self, paths: Iterable[Path | str]) -> str:
+        """Pack ``paths`` (each under its base name) into a ``tar.bz2`` sandbox, upload it unless the
+        server has it already, and return its PFN (for a JDL's ``InputSandbox``)."""
+        with tempfile.TemporaryFile() as archive:
+            checksum, size = pack(paths, archive)
+            answer = self.transport.request("POST", "/api/jobs/sandbox", idempotent=True, json={
+                "checksum_algorithm": "sha256", "checksum": checksum, "size": size, "format": "tar.bz2"})
+            found = answer.json()
+            if found.get("url"):  # the upload URL takes no bearer token (S3's presigned POST)
+                sent = httpx.post(found["url"], data=found.get("fields") or {},
+                                  files={"file": ("file", archive)}, timeout=300)
+                if not sent.is_success:
+                    raise error_for(sent)
+        return str(found["pfn"])
+
+    def download_sandbox(self, pfn: str, dest: Path | str) -> list[Path]:
+        """Fetch the sandbox ``pfn`` and unpack it into ``dest`` (refusing members that would leave
+        it); the files written."""
+        answer = self.transport.request("GET", "/api/jobs/sandbox", idempotent=True, params={"pfn": pfn})
+        with tempfile.TemporaryDirectory() as scratch:
+            archive = Path(scratch) / "sandbox"
+            with httpx.stream("GET", answer.json()["url"], timeout=300) as got, archive.open("wb") as out:
+                if not got.is_success:
+                    got.read()
+                    raise error_for(got)
+                for chunk in got.iter_bytes():
+                    out.write(chunk)
+            return unpack(archive, Path(dest))
+
+    def sandboxes_of(self, job_id: int) -> dict[str, list[str]]:
+        """The PFNs of a job's sandboxes: ``{"input": [...], "output": [...]}``; raises ``NotFound``."""
+        answer = self.transport.request("GET", f"/api/jobs/{_existing(job_id)}/sandbox", idempotent=True)
+        found = answer.json()
+        return {"input": list(found.get("input") or []), "output": list(found.get("output") or [])}
+
+    def assign_output_sandbox(self, job_id: int, pfn: str) -> None:
+        """Give a job (one the caller runs or owns) an uploaded output sandbox."""
+        self.transport.request("PATCH", f"/api/jobs/{_existing(job_id)}/sandbox/output",
+                               idempotent=True, json=pfn)
 
 
 def _existing(job_id: int) -> int:

@@ -29,6 +29,7 @@ from dirac_core.db.tables.wms import (
     job_parameters,
     job_to_pilot,
     jobs,
+    sandbox_jobs,
 )
 from dirac_core.errors import BulkResult, PermissionDenied
 from dirac_core.jdl.description import JobDescription, from_classad
@@ -41,6 +42,7 @@ from dirac_core.wms.checks import CheckContext, Replicas, Verdict, run_checks
 from dirac_core.wms.control import JobCommand
 from dirac_core.wms.matcher import MatchedJob, Matcher
 from dirac_core.wms.resource import ResourceDescription
+from dirac_core.wms.sandboxes import check_input_sandboxes, input_sandbox_pfns
 from dirac_core.wms.search import Filter, SearchPage, Sort, parse_search, parse_sort
 from dirac_core.wms.search import search as search_jobs
 from dirac_core.wms.search import summary as summarize_jobs
@@ -112,10 +114,14 @@ class WorkloadManager:
         prepared = prepare(items, identity, limit=policy.max_parametric_jobs, hooks=self.hooks)
         if not prepared:
             return []
+        if any(input_sandbox_pfns(j.description) for j in prepared):  # uploaded, the submitter's
+            with self.database.connect() as conn:
+                check_input_sandboxes(conn, identity, self.config.registry, [j.description for j in prepared])
         replicas = resolve_replicas(self.catalog, prepared)
         ids = allocate_job_ids(self.database, len(prepared))
         now = self.clock.now()
         job_rows, jdl_rows, inputs, history, queued = [], [], [], [], []
+        boxes: list[dict[str, Any]] = []
         out: list[SubmittedJob] = []
         for job_id, job in zip(ids, prepared, strict=True):
             row, jdl, verdict, hist = rows_for(job_id, job, identity, ctx=self._checks,
@@ -123,6 +129,8 @@ class WorkloadManager:
             job_rows.append(row)
             jdl_rows.append({"job_id": job_id, "jdl": jdl})
             inputs.extend(input_rows(job_id, job.description))
+            boxes.extend({"job_id": job_id, "kind": "input", "pfn": pfn}
+                         for pfn in input_sandbox_pfns(job.description))
             history.extend(hist)
             if verdict.status is JobStatus.WAITING and verdict.requirements is not None:
                 queued.append((job_id, verdict.requirements, job.description.priority))
@@ -132,6 +140,7 @@ class WorkloadManager:
             bulk_insert(conn, jobs, job_rows)
             bulk_insert(conn, job_jdls, jdl_rows)
             bulk_insert(conn, input_data, inputs)
+            bulk_insert(conn, sandbox_jobs, boxes)
             insert_history(conn, history)
             if enqueue(conn, queued, now, self.config.registry):
                 self.matcher.index.refresh()

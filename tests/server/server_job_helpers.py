@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,9 @@ JDL = '[Executable = "/bin/echo"; Arguments = "hi"; JobName = "probe";]'
 #: A pilot's resource description that matches :data:`JDL`.
 RESOURCE: dict[str, Any] = {"Site": "DIRAC.A.ch", "CPUTime": 1_000_000}
 
+
+#: the ``auth`` fixture: ``auth("alice", group=None)`` -> request headers
+Tokens = Callable[..., dict[str, str]]
 
 def submit(client: TestClient, headers: dict[str, str], count: int = 1) -> list[int]:
     """Submit ``count`` copies of :data:`JDL`; the new job ids."""

@@ -6,9 +6,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import Tokens
 from fastapi.testclient import TestClient
-from server_job_helpers import submit
+from server_job_helpers import Tokens, submit
 
 from dirac_core.errors import DiracError
 from dirac_core.interware import Interware

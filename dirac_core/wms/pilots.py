@@ -1,0 +1,136 @@
+"""Pilot records: where each pilot was sent and where it is in its life.
+
+Statuses follow :data:`~dirac_core.model.pilot.PILOT_TRANSITIONS`: a late
+report from a computing element cannot move a finished pilot backwards (it
+fails that pilot's item with ``InvalidTransition``; DIRAC writes anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from sqlalchemy import func, insert, select, update
+
+from dirac_core.db.database import Database
+from dirac_core.db.tables.wms import job_to_pilot, pilots
+from dirac_core.errors import AlreadyExists, BulkResult, DiracError, NotFound
+from dirac_core.model.clock import Clock
+from dirac_core.model.pilot import PILOT_TRANSITIONS, PilotStatus
+from dirac_core.model.status import check_transition
+from dirac_core.wms.store import ids_in
+
+__all__ = ["PILOT_COLUMNS", "PilotRecord", "PilotRegistry"]
+
+#: Search column (DiracX's name) -> ``wms_pilots`` column.
+PILOT_COLUMNS = {"PilotStamp": "pilot_stamp", "VO": "vo", "GridType": "grid_type",
+                 "GridSite": "grid_site", "DestinationSite": "destination_site", "Queue": "queue",
+                 "PilotJobReference": "pilot_reference", "Status": "status",
+                 "StatusReason": "status_reason", "SubmissionTime": "submission_time",
+                 "LastUpdateTime": "last_update_time"}
+_NAMES = {v: k for k, v in PILOT_COLUMNS.items()}
+
+
+@attrs.frozen(kw_only=True)
+class PilotRecord:
+    """A pilot to register."""
+
+    pilot_stamp: str = attrs.field(validator=attrs.validators.and_(
+        attrs.validators.instance_of(str), attrs.validators.min_len(1), attrs.validators.max_len(64)))
+    vo: str
+    grid_type: str = ""
+    grid_site: str = ""
+    destination_site: str = ""
+    queue: str = ""
+    pilot_reference: str = ""
+    status: PilotStatus = attrs.field(default=PilotStatus.SUBMITTED, converter=PilotStatus)
+
+
+class PilotRegistry:
+    """Register pilots, move their statuses, look them up."""
+
+    def __init__(self, *, database: Database, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+
+    def register(self, records: Sequence[PilotRecord]) -> BulkResult[str, None]:
+        """Add pilots; a stamp already known fails its item with ``AlreadyExists``."""
+        result: BulkResult[str, None] = BulkResult()
+        now = self._clock.now()
+        stamps = [r.pilot_stamp for r in records]
+        with self._database.begin() as conn:
+            known = set(conn.execute(select(pilots.c.pilot_stamp)
+                                     .where(pilots.c.pilot_stamp.in_(stamps))).scalars())
+            rows = []
+            for record in records:
+                if record.pilot_stamp in known:
+                    result.add_failed(record.pilot_stamp, AlreadyExists(
+                        f"pilot {record.pilot_stamp} is registered already"))
+                    continue
+                known.add(record.pilot_stamp)
+                rows.append({**attrs.asdict(record), "status_reason": "",
+                             "submission_time": now, "last_update_time": now})
+                result.add_ok(record.pilot_stamp, None)
+            if rows:
+                conn.execute(insert(pilots), rows)
+        return result
+
+    def set_status(self, updates: Mapping[str, tuple[PilotStatus | str, str]]
+                   ) -> BulkResult[str, PilotStatus]:
+        """Move pilots to new statuses (with a reason); the table refuses backward moves."""
+        result: BulkResult[str, PilotStatus] = BulkResult()
+        now = self._clock.now()
+        with self._database.begin() as conn:
+            current = dict(conn.execute(select(pilots.c.pilot_stamp, pilots.c.status)
+                                        .where(pilots.c.pilot_stamp.in_(list(updates)))).all())
+            for stamp, (wanted, reason) in updates.items():
+                if stamp not in current:
+                    result.add_failed(stamp, NotFound(f"pilot {stamp} not found", pilot=stamp))
+                    continue
+                try:
+                    status = check_transition(PILOT_TRANSITIONS, current[stamp], PilotStatus(wanted),
+                                              subject=f"pilot {stamp}")
+                except (DiracError, ValueError) as exc:
+                    result.add_failed(stamp, exc if isinstance(exc, DiracError)
+                                      else DiracError(str(exc), pilot=stamp))
+                    continue
+                conn.execute(update(pilots).where(pilots.c.pilot_stamp == stamp).values(
+                    status=status, status_reason=reason[:255], last_update_time=now))
+                result.add_ok(stamp, status)
+        return result
+
+    def get(self, stamps: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The records of the pilots that exist, with DiracX's column names."""
+        wanted = sorted(set(stamps))
+        with self._database.begin(read_only=True) as conn:
+            rows = conn.execute(select(pilots).where(pilots.c.pilot_stamp.in_(wanted))).mappings()
+            return {row["pilot_stamp"]: {_NAMES[k]: v for k, v in row.items()} for row in rows}
+
+    def search(self, *, vo: str, equal: Mapping[str, Sequence[Any]] | None = None,
+               page: int = 1, per_page: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """The pilots of ``vo`` whose columns (DiracX names) take one of the given values,
+        newest first: one page and the total."""
+        conds = [pilots.c.vo == vo]
+        for name, values in (equal or {}).items():
+            column = PILOT_COLUMNS.get(name)
+            if column is None:
+                raise DiracError(f"unknown pilot column {name!r}; known: "
+                                 f"{', '.join(sorted(PILOT_COLUMNS))}", parameter=name)
+            conds.append(pilots.c[column].in_(list(values)))
+        with self._database.begin(read_only=True) as conn:
+            total = conn.execute(select(func.count()).select_from(pilots).where(*conds)).scalar_one()
+            rows = conn.execute(select(pilots).where(*conds)
+                                .order_by(pilots.c.submission_time.desc(), pilots.c.pilot_stamp)
+                                .offset((page - 1) * per_page).limit(per_page)).mappings()
+            return [{_NAMES[k]: v for k, v in row.items()} for row in rows], int(total)
+
+    def jobs_of(self, stamps: Sequence[str]) -> dict[str, list[int]]:
+        """The jobs each pilot was given."""
+        out: dict[str, list[int]] = {s: [] for s in stamps}
+        with self._database.begin(read_only=True) as conn:
+            for where in ids_in(conn, job_to_pilot.c.pilot_stamp, list(stamps)):  # type: ignore[arg-type]
+                for job_id, stamp in conn.execute(select(job_to_pilot.c.job_id,
+                                                         job_to_pilot.c.pilot_stamp).where(where)):
+                    out[stamp].append(job_id)
+        return out
