@@ -90,13 +90,6 @@ def _summary() -> Iterator[None]:
             print(_line(row))
 
 
-@pytest.fixture
-def url(database: Database) -> str:
-    """The URL of the backend's private database (migrated; emptied after the test)."""
-    empty_all_tables(database)
-    return database.url.render_as_string(hide_password=False)
-
-
 def _best_seconds(benchmark: BenchmarkFixture) -> float:
     """The fastest round: the machine is shared, slower rounds measure the neighbours."""
     assert benchmark.stats is not None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 from dirac_core.auth.device import DeviceFlowError
 from dirac_core.auth.scopes import InvalidScope
@@ -20,6 +23,8 @@ from dirac_core.errors import (
 from dirac_core.wms.query import InvalidQuery
 
 __all__ = ["BadRequest", "install_error_handlers"]
+
+log = logging.getLogger(__name__)
 
 _STATUS: tuple[tuple[type[DiracError], int], ...] = (
     (NotAuthenticated, 401),
@@ -48,6 +53,18 @@ def _dirac_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # a deadlock, a lock timeout, an exhausted pool: the transaction was rolled back, nothing
+    # was written, the request may be sent again (answering 500 would also make uvicorn drop
+    # the client's keep-alive connection)
+    log.warning("database error on %s %s: %s", request.method, request.url.path,
+                type(getattr(exc, "orig", None) or exc).__name__)
+    return JSONResponse({"detail": "the database is busy; try again"}, status_code=503,
+                        headers={"Retry-After": "1"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every :class:`DiracError` to its status code."""
+    """Map every :class:`DiracError` to its status code; transient database errors to 503."""
     app.add_exception_handler(DiracError, _dirac_error)
+    app.add_exception_handler(sa_exc.OperationalError, _database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _database_error)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,7 +141,9 @@ class Database:
                 f"the {backend} driver is not installed ({exc.name}): "
                 f"pip install 'dirac-core[{extra}]'", backend=backend,
             ) from None
+        self._write_lock: threading.RLock | None = None
         if backend == "sqlite":
+            self._write_lock = threading.RLock()
             self._setup_sqlite()
         else:
             self._setup_idle_ping()
@@ -240,6 +243,16 @@ class Database:
         transaction that does not take the write lock. Raises
         :class:`DatabaseUnavailable` if no connection can be made.
         """
+        if self._write_lock is not None and not read_only:
+            # SQLite has one writer at a time, and its busy handler retries by sleeping, in no
+            # order: under many threads some writers starve for the whole busy timeout. Writers
+            # of this process queue here instead, before taking a pooled connection.
+            with self._write_lock:
+                yield from self._transaction(read_only=False)
+            return
+        yield from self._transaction(read_only=read_only)
+
+    def _transaction(self, *, read_only: bool) -> Iterator[Connection]:
         with self.connect() as conn:
             tx_conn = conn.execution_options(dirac_read_only=True) if read_only else conn
             with tx_conn.begin():

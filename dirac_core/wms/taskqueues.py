@@ -11,6 +11,7 @@ and periodically.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -117,15 +118,20 @@ def recompute_priorities(conn: Connection, registry: Registry,
             return {}
         query = query.where(task_queues.c.owner_group.in_(wanted))
     by_group: dict[str, list[tuple[int, JobRequirements, float]]] = defaultdict(list)
+    stored: dict[int, float] = {}
     for row in conn.execute(query).mappings():
+        stored[row["tq_id"]] = float(row["priority"])
         by_group[row["owner_group"]].append(
             (row["tq_id"], JobRequirements.from_row(row), float(row["avg_prio"] or 0.0)))
     priorities: dict[int, float] = {}
     for group_name, queues in by_group.items():
         priorities.update(_group_priorities(registry, group_name, queues))
-    if priorities:
-        conn.execute(_SET_PRIORITY, [{"b_tq_id": tq, "b_priority": p}
-                                     for tq, p in priorities.items()])
+    # only the priorities that changed, in queue order: concurrent submissions lock the
+    # rows in the same order and cannot deadlock on them
+    changed = [{"b_tq_id": tq, "b_priority": p} for tq, p in sorted(priorities.items())
+               if not math.isclose(stored.get(tq, math.nan), p, rel_tol=1e-9)]
+    if changed:
+        conn.execute(_SET_PRIORITY, changed)
     return priorities
 
 

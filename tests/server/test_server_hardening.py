@@ -64,3 +64,18 @@ def test_an_unexpected_failure_reaches_every_waiting_pilot(iw: Interware) -> Non
     assert len(errors) == 3
     with pytest.raises(MemoryError):  # and the batcher still serves
         batcher.match(resource, iw.identity("pilot", "demo_pilot"))
+
+
+def test_a_transient_database_error_is_503_with_retry_after(client: TestClient, iw: Interware,
+                                                            auth: Tokens,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def deadlock(*args: object, **kwargs: object) -> None:
+        raise OperationalError("UPDATE ...", {}, Exception("deadlock detected"))
+
+    monkeypatch.setattr(iw.wms, "search", deadlock)
+    answer = client.post("/api/jobs/search", json={}, headers=auth("alice"))
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert "deadlock" not in answer.text  # no database detail leaks out
+    assert client.get("/api/health/live").status_code == 200  # the connection is still good

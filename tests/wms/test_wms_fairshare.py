@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from wms_helpers import who
 
+from dirac_core.config import Config
 from dirac_core.db.tables.wms import task_queues
 from dirac_core.wms import WorkloadManager
 from dirac_core.wms.requirements import CPU_SEGMENTS, JobRequirements, cpu_segment, join_set, split_set
@@ -84,3 +85,25 @@ def test_cpu_segments_and_set_encoding() -> None:
     assert a.fingerprint() != b.fingerprint()
     assert JobRequirements.from_row(a.row()) == a
     assert real_priority(0) == 1e-5 and real_priority(10) == 1e6 and real_priority(4) == 4.0
+
+
+def test_recomputing_unchanged_priorities_writes_nothing(wms: WorkloadManager,
+                                                         grid_config: Config) -> None:
+    from sqlalchemy import event
+
+    from dirac_core.wms.taskqueues import recompute_priorities
+
+    wms.submit(['[Executable = "a"; CPUTime = 1000;]', '[Executable = "b"; CPUTime = 90000;]'],
+               who())
+    updates: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    with wms.database.begin() as conn:
+        first = recompute_priorities(conn, grid_config.registry)
+        event.listen(conn, "before_cursor_execute", count)
+        again = recompute_priorities(conn, grid_config.registry)
+    assert first == again and len(first) == 2
+    assert updates == []
