@@ -56,3 +56,16 @@ def test_job_commands_need_one_target(tmp_path: Path) -> None:
     assert code != 0 and "exactly one of --url URL or --local PATH" in out
     code, out = _run("job", "search", "--local", str(tmp_path), "--condition", "Status")
     assert code != 0 and "PARAMETER OPERATOR VALUE" in out
+
+
+def test_whoami_locally_names_the_identity_the_commands_act_as(tmp_path: Path) -> None:
+    site = str(tmp_path / "site")
+    code, out = _run("whoami", "--local", site, "--user", "admin", "--group", "demo_admin", "--json")
+    assert code == 0, out
+    me = json.loads(out)
+    assert (me["preferred_username"], me["dirac_group"], me["vo"]) == ("admin", "demo_admin", "demo")
+    assert "JobAdministrator" in me["properties"]
+    code, out = _run("whoami", "--local", site, "--user", "alice", "--group", "demo_admin")
+    assert code == 1 and "not in group 'demo_admin'" in out
+    code, out = _run("whoami", "--local", site, "--url", "http://127.0.0.1:1")
+    assert code != 0 and "not both" in out

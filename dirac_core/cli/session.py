@@ -115,9 +115,42 @@ def logout(*, url: UrlOption = None) -> None:
     Console().print(f"Removed credentials from {path}\nLogout successful!")
 
 
+def _local_identity(local: Path, user: str | None, group: str | None) -> dict[str, Any]:
+    """Who a ``--local`` command acts as, in the shape of the server's ``userinfo``."""
+    from dirac_core.errors import DiracError
+    from dirac_core.interware import Interware
+
+    try:
+        with Interware.embedded(local) as iw:
+            name = user or next(iter(sorted(iw.config.registry.users)))
+            me = iw.identity(name, group)
+    except DiracError as exc:
+        Console(stderr=True).print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(1) from None
+    return {"sub": me.user, "preferred_username": me.user, "dirac_group": me.group, "vo": me.vo,
+            "properties": sorted(me.properties)}
+
+
 def whoami(*, url: UrlOption = None,
+           local: Annotated[Path | None, typer.Option(help="Embedded interware directory.")] = None,
+           user: Annotated[str | None, typer.Option(help="With --local: the user to act as.")] = None,
+           group: Annotated[str | None, typer.Option(help="With --local: the group.")] = None,
            as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
-    """Who the stored login is."""
+    """Who the stored login is (or, with --local, who the embedded commands act as)."""
+    if local is not None:
+        if url is not None:
+            raise typer.BadParameter("give either --url URL or --local PATH, not both")
+        info = _local_identity(local, user, group)
+    else:
+        info = _remote_identity(url)
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    Console().print(f"{info['preferred_username']} in group {info['dirac_group']} of VO {info['vo']}"
+                    f" ({', '.join(info['properties']) or 'no properties'})")
+
+
+def _remote_identity(url: str | None) -> dict[str, Any]:
     stored = read_credentials()
     if stored is None:
         Console().print("not logged in")
@@ -127,12 +160,8 @@ def whoami(*, url: UrlOption = None,
     if answer.status_code != 200:
         Console().print(f"[red]not authenticated[/red]: {answer.json().get('detail', answer.text)}")
         raise typer.Exit(1)
-    info = answer.json()
-    if as_json:
-        typer.echo(json.dumps(info))
-        return
-    Console().print(f"{info['preferred_username']} in group {info['dirac_group']} of VO {info['vo']}"
-                    f" ({', '.join(info['properties']) or 'no properties'})")
+    info: dict[str, Any] = answer.json()
+    return info
 
 
 def register(app: typer.Typer) -> None:

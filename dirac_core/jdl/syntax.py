@@ -65,7 +65,8 @@ def _tokens(text: str) -> Iterator[_Tok]:
         kind = m.lastgroup or ""
         column = pos - line_start + 1
         if kind == "badstring":
-            raise JDLError("string opened with \" is not closed on its line", line=line, column=column)
+            raise JDLError(f"string opened with \" is not closed on its line "
+                           f"(line {line}, column {column})", line=line, column=column)
         if kind not in ("ws", "comment"):
             yield _Tok(kind, m.group(), line, column)
         newlines = m.group().count("\n")
@@ -174,8 +175,9 @@ def _unquote(tok: _Tok) -> str:
         if ch == "\\":
             nxt = body[i + 1]
             if nxt not in _ESCAPES:
-                raise JDLError(f"unknown escape \\{nxt} in a string (line {tok.line})",
-                               line=tok.line, column=tok.column + i + 1)
+                column = tok.column + i + 1
+                raise JDLError(f"unknown escape \\{nxt} in a string (line {tok.line}, column {column})",
+                               line=tok.line, column=column)
             out.append(_ESCAPES[nxt])
             i += 2
         else:
@@ -195,7 +197,7 @@ def parse(text: str) -> ClassAd:
         return flat
     ad = _Parser(text).document()
     if not ad:
-        raise JDLError("the job description has no attributes", line=1, column=1)
+        raise JDLError("the job description has no attributes (line 1, column 1)", line=1, column=1)
     return ad
 
 

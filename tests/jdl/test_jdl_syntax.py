@@ -72,6 +72,7 @@ def test_errors_carry_line_and_column(text: str, line: int, column: int, message
     with pytest.raises(JDLError, match=message) as info:
         parse(text)
     assert (info.value.line, info.value.column) == (line, column)  # type: ignore[attr-defined]
+    assert f"(line {line}, column {column})" in str(info.value)  # the message locates it too
 
 
 def test_dump_refuses_what_jdl_cannot_hold() -> None:
