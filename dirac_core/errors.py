@@ -21,6 +21,7 @@ The hierarchy::
     ├── PermissionDenied            the caller's identity may not do this
     ├── NotAuthenticated            no valid credential (token, password)
     ├── CEError                     a computing element or batch system failed
+    │   └── CEUnreachable           the CE (or the host of its batch commands) does not answer
     ├── StorageError                a storage element operation failed
     │   └── ChecksumMismatch        the copy's checksum differs from the source's
     └── CatalogError                a file catalog operation failed
@@ -41,6 +42,7 @@ __all__ = [
     "BulkFailures",
     "BulkResult",
     "CEError",
+    "CEUnreachable",
     "CatalogError",
     "ChecksumMismatch",
     "ConfigError",
@@ -174,6 +176,10 @@ class NotAuthenticated(DiracError):
 
 class CEError(DiracError):
     """A computing element, batch system or transport failed."""
+
+
+class CEUnreachable(CEError):
+    """The computing element, or the host its batch commands run on, cannot be reached."""
 
 
 class StorageError(DiracError):

@@ -10,14 +10,33 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Self
 
 from attrs import frozen
 
-from dirac_core.errors import BulkResult
+from dirac_core.errors import BulkResult, PluginError
 from dirac_core.model.pilot import PilotStatus
 from dirac_core.plugins.driver import Driver
 
-__all__ = ["CEStatus", "ComputingElement", "free_slots"]
+if TYPE_CHECKING:
+    from dirac_core.config.queues import Queue
+    from dirac_core.config.sections import CESection
+
+__all__ = ["CEContext", "CEStatus", "ComputingElement", "free_slots"]
+
+
+@frozen(kw_only=True)
+class CEContext:
+    """What the caller hands a CE built from configuration, besides its section.
+
+    ``work_dir`` is a private folder of this machine for the CE's files
+    (pilot scripts, recorded outputs); ``proxy_file`` and ``token_file``
+    are credentials for CEs that need them.
+    """
+
+    work_dir: str
+    proxy_file: str | None = None
+    token_file: str | None = None
 
 
 @frozen(kw_only=True)
@@ -49,8 +68,14 @@ class ComputingElement(Driver):
     """Submit, follow and cancel pilots on one computing resource.
 
     References returned by :meth:`submit` are opaque strings, unique per CE,
-    that the other methods take back.
+    that the other methods take back. A driver serves one queue of one CE.
     """
+
+    @classmethod
+    def from_section(cls, section: CESection, queue: Queue, context: CEContext) -> Self:
+        """Build the driver for ``queue`` of the CE configured by ``section``."""
+        raise PluginError(f"{cls.__name__} cannot be built from a configuration section",
+                          driver=cls.__name__)
 
     @abstractmethod
     def submit(self, executable: str, stamps: Sequence[str]) -> BulkResult[str, str]:
