@@ -11,6 +11,7 @@ import httpx
 
 from dirac_core.client.credentials import Credentials
 from dirac_core.client.jobs import RemoteWMS
+from dirac_core.client.pilots import RemotePilots
 from dirac_core.client.transport import RetryPolicy, Transport
 
 __all__ = ["RemoteInterware"]
@@ -35,6 +36,8 @@ class RemoteInterware:
                                    timeout=timeout, transport=transport)
         #: the workload management engine's remote twin
         self.wms = RemoteWMS(self.transport)
+        #: the pilot registry's remote twin
+        self.pilots = RemotePilots(self.transport)
 
     @property
     def url(self) -> str:

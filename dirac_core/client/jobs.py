@@ -180,6 +180,17 @@ class RemoteWMS:
                 JobCommand(job_id, command["command"], command.get("arguments") or ""))
         return result
 
+    def set_parameters(self, job_id: int, parameters: Mapping[str, Any]) -> None:
+        """Record free parameters of a job the caller may update; raises ``NotFound``."""
+        self.transport.request("PATCH", "/api/jobs/metadata", idempotent=True,
+                               json={str(_existing(job_id)): codec.jsonable(dict(parameters))})
+
+    def get_parameters(self, job_id: int) -> dict[str, str]:
+        """The free parameters of a job; raises ``NotFound``."""
+        answer = self.transport.request("GET", f"/api/jobs/{_existing(job_id)}/parameters",
+                                        idempotent=True)
+        return {str(k): str(v) for k, v in answer.json().items()}
+
     # -- control ------------------------------------------------------------
 
     def kill(self, job_ids: Iterable[int]) -> BulkResult[int, JobStatus]:

@@ -206,6 +206,35 @@ def heartbeat(iw: Iw, identity: Caller,
             for commands in result.ok.values() for c in commands]
 
 
+@router.patch("/metadata", status_code=204, response_model=None)
+def set_metadata(iw: Iw, identity: Caller,
+                 body: Annotated[dict[str, dict[str, Any]], Body()]) -> JSONResponse | None:
+    """DiracX's route: ``{job_id: {name: value}}`` recorded as job parameters; 204.
+
+    Jobs the caller may not update (or that do not exist) are answered 404 with
+    the others still recorded.
+    """
+    wanted = {_job_id(j): values for j, values in body.items()}
+    for job_id, values in wanted.items():
+        if any(not isinstance(v, str | int | float | bool) for v in values.values()):
+            raise BadRequest(f"job {job_id}: parameter values must be strings, numbers or booleans")
+    allowed, denied = permitted(iw, identity, wanted, Action.UPDATE)
+    for job_id in allowed:
+        iw.wms.set_parameters(job_id, wanted[job_id])
+    if denied:
+        return JSONResponse({"success": [str(j) for j in allowed], "failed": _failed(dict(denied))},
+                            status_code=404)
+    return None
+
+
+@router.get("/{job_id}/parameters")
+def parameters(iw: Iw, identity: Caller, job_id: Annotated[int, Path(ge=1, le=MAX_JOB_ID)]
+               ) -> dict[str, str]:
+    """Our route: the job's free parameters (exit code, stdout tail, node, ...)."""
+    _one(iw, identity, job_id)
+    return iw.wms.get_parameters(job_id)
+
+
 def _bulk(result: BulkResult[int, Any], denied: dict[int, NotFound]) -> dict[str, Any]:
     return jsonable_encoder({"success": {str(j): v for j, v in result.ok.items()},  # type: ignore[no-any-return]
                              "failed": _failed({**denied, **result.failed})})
