@@ -183,6 +183,10 @@ class WorkloadManager:
 
     # -- status -------------------------------------------------------------
 
+    def waiting_for(self, resources: Sequence[ResourceDescription], identity: Identity) -> list[int]:
+        """Per resource, how many waiting jobs it could run (for the site director)."""
+        return self.matcher.waiting_for(resources, identity)
+
     def set_status(self, updates: Mapping[int, Mapping[datetime, StatusUpdate | Mapping[str, Any]]],
                    *, force: bool = False, identity: Identity | None = None
                    ) -> BulkResult[int, JobState]:

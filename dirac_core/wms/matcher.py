@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import attrs
 import pluggy
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from dirac_core.config import Config
 from dirac_core.db.database import Database
@@ -166,13 +166,7 @@ class Matcher:
         Each resource is validated first (the errors of :meth:`match`, before
         anything is claimed). Returns, in order, the job or None per resource.
         """
-        plans = []
-        for resource in resources:
-            owners = owner_filter(identity, self._config.registry, resource)
-            offered, required = tags_wanted(resource)
-            in_mask = self._config.resources.is_allowed(resource.site)
-            plans.append(_Plan(resource, owners, offered, required, in_mask,
-                               (resource.key(), owners, in_mask)))
+        plans = [self._plan(resource, identity) for resource in resources]
         limiter = self._limiter(identity.vo)
         now = self._clock.now()
         out: list[MatchedJob | None] = []
@@ -190,6 +184,27 @@ class Matcher:
                                        resource.pilot_stamp or "", now)
                 out.append(self._match_one(conn, claimer, plan, request, limiter))
         return out
+
+    def waiting_for(self, resources: Sequence[ResourceDescription], identity: Identity) -> list[int]:
+        """How many waiting jobs each resource could be given now (the site director's count).
+
+        One grouped count of the task queues' jobs, then the matching rules per
+        resource; nothing is claimed. Jobs eligible for several resources are
+        counted for each.
+        """
+        with self._database.begin(read_only=True) as conn:
+            counts: dict[int, int] = dict(conn.execute(select(tq_jobs.c.tq_id, func.count())
+                                       .group_by(tq_jobs.c.tq_id)).all())
+        self.index.refresh()
+        queues = self.index.queues()
+        return [sum(counts.get(tq, 0) for tq in self._eligible_queues(self._plan(r, identity), queues))
+                for r in resources]
+
+    def _plan(self, resource: ResourceDescription, identity: Identity) -> _Plan:
+        owners = owner_filter(identity, self._config.registry, resource)
+        offered, required = tags_wanted(resource)
+        in_mask = self._config.resources.is_allowed(resource.site)
+        return _Plan(resource, owners, offered, required, in_mask, (resource.key(), owners, in_mask))
 
     def _match_one(self, conn: Connection, claimer: Claimer, plan: _Plan, request: ClaimRequest,
                    limiter: Limiter) -> MatchedJob | None:

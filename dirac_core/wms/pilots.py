@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from dirac_core.db.database import Database
-from dirac_core.db.tables.wms import job_to_pilot, pilots
+from dirac_core.db.tables.wms import job_to_pilot, pilot_outputs, pilots
 from dirac_core.errors import AlreadyExists, BulkResult, DiracError, NotFound
 from dirac_core.model.clock import Clock
 from dirac_core.model.pilot import PILOT_TRANSITIONS, PilotStatus
@@ -134,3 +134,35 @@ class PilotRegistry:
                                                          job_to_pilot.c.pilot_stamp).where(where)):
                     out[stamp].append(job_id)
         return out
+
+    def active(self, vo: str) -> list[dict[str, Any]]:
+        """Every pilot of ``vo`` not in a final status (DiracX's column names), oldest first."""
+        alive = [s for s in PilotStatus if not s.is_final]
+        with self._database.begin(read_only=True) as conn:
+            rows = conn.execute(select(pilots).where(pilots.c.vo == vo, pilots.c.status.in_(alive))
+                                .order_by(pilots.c.submission_time, pilots.c.pilot_stamp)).mappings()
+            return [{_NAMES[k]: v for k, v in row.items()} for row in rows]
+
+    def keep_output(self, stamp: str, stdout: str, stderr: str, *, limit: int = 1_000_000) -> None:
+        """Store what the pilot printed (the last ``limit`` characters of each), replacing any copy."""
+        with self._database.begin() as conn:
+            conn.execute(delete(pilot_outputs).where(pilot_outputs.c.pilot_stamp == stamp))
+            conn.execute(insert(pilot_outputs).values(pilot_stamp=stamp, stdout=stdout[-limit:],
+                                                      stderr=stderr[-limit:], retrieved=self._clock.now()))
+
+    def output(self, stamp: str) -> tuple[str, str]:
+        """The stored stdout and stderr of a pilot; ``NotFound`` when none was retrieved."""
+        with self._database.begin(read_only=True) as conn:
+            row = conn.execute(select(pilot_outputs.c.stdout, pilot_outputs.c.stderr)
+                               .where(pilot_outputs.c.pilot_stamp == stamp)).first()
+        if row is None:
+            raise NotFound(f"no output of pilot {stamp} was retrieved", pilot=stamp)
+        return str(row[0]), str(row[1])
+
+    def pilot_of(self, job_id: int) -> str | None:
+        """The stamp of the last pilot that was given ``job_id``."""
+        with self._database.begin(read_only=True) as conn:
+            stamps = conn.execute(select(job_to_pilot.c.pilot_stamp)
+                                  .where(job_to_pilot.c.job_id == job_id)
+                                  .order_by(job_to_pilot.c.start_time)).scalars().all()
+        return str(stamps[-1]) if stamps else None

@@ -51,6 +51,7 @@ __all__ = [
     "job_to_pilot",
     "jobs",
     "metadata",
+    "pilot_outputs",
     "pilots",
     "sandbox_jobs",
     "sandboxes",
@@ -248,6 +249,16 @@ pilots = Table(
     Index(None, "grid_site", "status"),
     Index(None, "destination_site", "status"),
     Index(None, "pilot_reference"),
+)
+
+#: What a pilot printed, fetched from its CE once it ended (so pilot logs outlive the CE's copy).
+pilot_outputs = Table(
+    "wms_pilot_outputs",
+    metadata,
+    Column("pilot_stamp", String(64), primary_key=True),
+    Column("stdout", LongText, nullable=False),
+    Column("stderr", LongText, nullable=False),
+    Column("retrieved", UTCDateTime(), nullable=False),
 )
 
 #: Sandboxes: content-addressed archives (``pfn`` names the content's SHA-256).
