@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dirac_core.cli import pilot as pilot_commands
 from dirac_core.cli import server as server_commands
 from dirac_core.cli import session as session_commands
 from dirac_core.cli.jobs import job_app
@@ -25,6 +26,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 server_commands.register(app)
 session_commands.register(app)
+pilot_commands.register(app)
 app.add_typer(job_app, name="job")
 
 
