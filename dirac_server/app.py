@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from dirac_core.interware import Interware
 from dirac_server.errors import install_error_handlers
 from dirac_server.limits import BodySizeLimit
 from dirac_server.matching import MatchBatcher
+from dirac_server.periodic import TaskThread
 from dirac_server.routes import auth, config, health, jobs, pilots, sandboxes, wellknown
 from dirac_server.settings import ServerSettings
 
@@ -21,7 +25,20 @@ def create_app(interware: Interware, settings: ServerSettings | None = None) -> 
     or use ``dirac-core server``.
     """
     chosen = settings or ServerSettings()
-    app = FastAPI(title=chosen.title, version="0.1.0",
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = TaskThread(interware.scheduler, chosen.tasks_every) if chosen.tasks_every else None
+        app.state.tasks = tasks
+        if tasks is not None:
+            tasks.start()
+        try:
+            yield
+        finally:
+            if tasks is not None:
+                tasks.stop()
+
+    app = FastAPI(title=chosen.title, version="0.1.0", lifespan=lifespan,
                   description="dirac-core reference server (DiracX-compatible API)")
     app.state.interware = interware
     app.state.settings = chosen

@@ -7,7 +7,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import attrs
 import typer
@@ -48,10 +48,16 @@ def server(*, config: Annotated[Path | None, typer.Option(help="Site configurati
            host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
            port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 8000,
            public_url: Annotated[str | None, typer.Option(
-               help="The URL clients use (token issuer); default http://HOST:PORT.")] = None) -> None:
+               help="The URL clients use (token issuer); default http://HOST:PORT.")] = None,
+           tasks_every: Annotated[float, typer.Option(
+               help="Seconds between sweeps of the periodic tasks (0: none).")] = 10.0,
+           site_director: Annotated[list[str] | None, typer.Option(
+               help="Run the site director of this VO (pilots to the configured CEs).")] = None,
+           ce_work_dir: Annotated[Path, typer.Option(
+               help="The site director's folder for CE files.")] = Path("ce-work")) -> None:
     """Run the reference server (DiracX-compatible API) in the foreground."""
     from dirac_core.interware import Interware
-    from dirac_server import create_app
+    from dirac_server import ServerSettings, create_app
     from dirac_server.runner import bind, serve, url_of
 
     console = Console()
@@ -70,7 +76,23 @@ def server(*, config: Annotated[Path | None, typer.Option(help="Site configurati
         console.print(f"dirac-core server on [bold]{url}[/bold] ({iw.database.backend_description})")
         for user, password in sorted(passwords.items()):
             console.print(f"  development login: user [bold]{user}[/bold] password {password}")
-        serve(create_app(iw), sock)
+        for vo in site_director or ():
+            iw.add_task(_director_task(iw, vo, url, ce_work_dir.resolve()))
+            console.print(f"  site director of VO {vo}: CE files in {ce_work_dir.resolve()}")
+        serve(create_app(iw, ServerSettings(tasks_every=tasks_every)), sock)
+
+
+def _director_task(iw: Any, vo: str, url: str, work: Path) -> Any:
+    """A site director sending pilots with their own tokens to this server."""
+    from dirac_core.wms.director import DirectorTask, SiteDirector
+    from dirac_core.wms.director_parts import ce_factory, pilot_script
+
+    def script(target: Any, stamp: str) -> str:
+        return pilot_script(target, stamp, server=url, token=iw.auth.tokens.issue_pilot(vo, stamp))
+
+    director = SiteDirector(config=iw.config, wms=iw.wms, pilots=iw.pilots, vo=vo, clock=iw.clock,
+                            make_ce=ce_factory(work), script=script)
+    return DirectorTask(director)
 
 
 @auth_app.command("issue-token")

@@ -37,7 +37,7 @@ from dirac_core.plugins.computing import ComputingElement, free_slots
 from dirac_core.wms.pilots import PilotRecord, PilotRegistry
 from dirac_core.wms.resource import ResourceDescription
 
-__all__ = ["CycleReport", "QueueTarget", "SiteDirector"]
+__all__ = ["CycleReport", "DirectorTask", "QueueTarget", "SiteDirector"]
 
 log = logging.getLogger(__name__)
 
@@ -250,3 +250,20 @@ class SiteDirector:
         for ce in self._ces.values():
             ce.close()
         self._ces.clear()
+
+
+@frozen
+class DirectorTask:
+    """The site director as a periodic task (``wms.site_director.<vo>``)."""
+
+    director: SiteDirector
+    interval: timedelta = timedelta(minutes=2)
+
+    @property
+    def name(self) -> str:
+        """The task's lease name."""
+        return f"wms.site_director.{self.director.vo}"
+
+    def run_once(self) -> int:
+        """One cycle; how many pilots it submitted."""
+        return sum(self.director.run_once().submitted.values())
