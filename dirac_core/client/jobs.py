@@ -191,6 +191,12 @@ class RemoteWMS:
                                         idempotent=True)
         return {str(k): str(v) for k, v in answer.json().items()}
 
+    def pilot_output(self, job_id: int) -> tuple[str, str, str]:
+        """``(stamp, stdout, stderr)`` of the pilot that ran the job; ``NotFound`` if none is kept."""
+        found = self.transport.request("GET", f"/api/jobs/{_existing(job_id)}/pilot-output",
+                                       idempotent=True).json()
+        return str(found["PilotStamp"]), str(found["StdOut"]), str(found["StdErr"])
+
     # -- control ------------------------------------------------------------
 
     def kill(self, job_ids: Iterable[int]) -> BulkResult[int, JobStatus]:

@@ -285,6 +285,18 @@ def jdl(iw: Iw, identity: Caller, job_id: Annotated[int, Path(ge=1, le=MAX_JOB_I
     return iw.wms.get_jdl(job_id)
 
 
+@router.get("/{job_id}/pilot-output")
+def pilot_output(iw: Iw, identity: Caller, job_id: Annotated[int, Path(ge=1, le=MAX_JOB_ID)]
+                 ) -> dict[str, str]:
+    """Our route: what the pilot that ran the job printed (kept by the site director)."""
+    _one(iw, identity, job_id)
+    stamp = iw.pilots.pilot_of(job_id)
+    if stamp is None:
+        raise NotFound(f"job {job_id} was given to no pilot", job_id=job_id)
+    stdout, stderr = iw.pilots.output(stamp)
+    return {"PilotStamp": stamp, "StdOut": stdout, "StdErr": stderr}
+
+
 def check_pilot(identity: Identity) -> None:
     """Only pilots (and administrators) match jobs."""
     if not identity.has(Property.GENERIC_PILOT) and not identity.has(Property.JOB_ADMINISTRATOR):

@@ -31,3 +31,16 @@ def test_parameter_values_must_be_scalars(client: TestClient, auth: Tokens) -> N
     assert bad.status_code == 400 and "strings, numbers or booleans" in bad.text
     assert client.patch("/api/jobs/metadata", json={"abc": {}}, headers=auth("alice")).status_code == 400
 
+
+
+def test_the_pilot_log_is_reachable_from_the_job(client: TestClient, iw: Interware, auth: Tokens) -> None:
+    [job] = submit(client, auth("alice"))
+    assert client.get(f"/api/jobs/{job}/pilot-output", headers=auth("alice")).status_code == 404
+    pilot = {"Authorization": f"Bearer {iw.auth.tokens.issue_pilot('demo', 'stamp-log')}"}
+    assert client.post("/api/jobs/match", json=RESOURCE, headers=pilot).json()["JobID"] == job
+    missing = client.get(f"/api/jobs/{job}/pilot-output", headers=auth("alice"))
+    assert missing.status_code == 404 and "no output of pilot stamp-log" in missing.text
+    iw.pilots.keep_output("stamp-log", "pilot says hi\n", "")
+    got = client.get(f"/api/jobs/{job}/pilot-output", headers=auth("alice"))
+    assert got.json() == {"PilotStamp": "stamp-log", "StdOut": "pilot says hi\n", "StdErr": ""}
+    assert client.get(f"/api/jobs/{job}/pilot-output", headers=auth("bob")).status_code == 404
