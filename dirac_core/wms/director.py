@@ -163,21 +163,24 @@ class SiteDirector:
             elif key not in report.errors:
                 usable.append(target)
         counts = self.wms.waiting_for([t.resource(self.vo) for t in usable], self.identity) if usable else []
+        records: list[PilotRecord] = []
         for target, jobs in zip(usable, counts, strict=True):
             wanted = jobs - waiting_pilots.get(target.key, 0)
             if wanted <= 0:
                 continue
             try:
-                self._submit(target, wanted, report)
+                records += self._submit(target, wanted, report)
             except DiracError as exc:
                 self.backoff.failed(target.key, now)
                 report.errors[target.key] = str(exc)
                 log.warning("queue %s: %s (backing off)", target.key, exc)
             else:
                 self.backoff.succeeded(target.key)
+        if records:  # one transaction for the cycle's pilots
+            self.pilots.register(records)
         return report
 
-    def _submit(self, target: QueueTarget, wanted: int, report: CycleReport) -> None:
+    def _submit(self, target: QueueTarget, wanted: int, report: CycleReport) -> list[PilotRecord]:
         ce = self._ce(target)
         slots = free_slots(ce.ce_status(), max_total=target.queue.max_total_jobs,
                            max_waiting=target.queue.max_waiting_jobs)
@@ -194,8 +197,8 @@ class SiteDirector:
                                        grid_site=target.site, destination_site=target.ce.name,
                                        queue=target.queue.name, pilot_reference=result.ok[stamp]))
         if records:
-            self.pilots.register(records)
             report.submitted[target.key] = len(records)
+        return records
 
     def _refresh(self, targets: dict[str, QueueTarget], report: CycleReport, now: datetime
                  ) -> dict[str, int]:
