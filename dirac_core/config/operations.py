@@ -34,7 +34,8 @@ class VOPolicy:
     - ``default_priority`` within ``min_priority``..``max_priority``.
     - ``max_parametric_jobs``: the most jobs one parametric submission expands to.
     - ``stalled_time``: a running job silent for that long becomes Stalled;
-      ``failed_time``: a stalled job silent for that long becomes Failed.
+      ``failed_time``: a stalled job silent for that long becomes Failed;
+      ``reschedule_stalled``: ... and is then rescheduled (within ``max_rescheduling``).
     - ``allowed_job_types``: the job types users may submit.
     - ``max_rescheduling``: a job rescheduled more often fails instead;
       ``reschedule_delays``: how long the n-th rescheduling holds the job
@@ -58,6 +59,7 @@ class VOPolicy:
     max_input_files: int = attrs.field(default=10000, validator=POSITIVE)
     stalled_time: int = attrs.field(default=7200, validator=POSITIVE)
     failed_time: int = attrs.field(default=21600, validator=POSITIVE)
+    reschedule_stalled: bool = attrs.field(default=False, validator=v.instance_of(bool))
     allowed_job_types: frozenset[str] = attrs.field(
         default=frozenset({"User", "Test", "Hospital", "DataProcessing", "MCSimulation", "Merge"}),
         validator=STR_SET)

@@ -52,13 +52,15 @@ def _vo_filter(vos: list[str] | None, own: list[str]) -> ColumnElement[bool]:
 
 def detect_stalled(wms: WorkloadManager) -> int:
     """Running/Completing jobs silent for ``stalled_time`` become Stalled; Stalled jobs silent
-    for ``failed_time`` become Failed, with a Kill command. Returns the jobs changed."""
+    for ``failed_time`` become Failed, with a Kill command, and are rescheduled when the VO's
+    ``reschedule_stalled`` says so. Returns the jobs changed."""
     now = wms.clock.now()
     own = sorted(wms.config.operations.vos)
     last_seen = func.coalesce(jobs.c.heartbeat_time, jobs.c.last_update_time)
     changes: list[StatusChange] = []
     stalled: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
+    again: list[int] = []
     with wms.database.begin() as conn:
         for policy, vos in _vos_by_policy(wms):
             stalled_before = now - timedelta(seconds=policy.stalled_time)
@@ -76,6 +78,8 @@ def detect_stalled(wms: WorkloadManager) -> int:
                     ).scalars():
                 failed.append({"job_id": job_id, "status": JobStatus.FAILED, "minor_status": minor,
                                "end_exec_time": now, "last_update_time": now})
+                if policy.reschedule_stalled:
+                    again.append(job_id)
                 changes.append(StatusChange(job_id, JobStatus.STALLED, JobStatus.FAILED, minor, now,
                                             "StalledJobs"))
         set_job_rows(conn, stalled)
@@ -84,6 +88,8 @@ def detect_stalled(wms: WorkloadManager) -> int:
                                           "StalledJobs") for c in changes])
         add_commands(conn, [r["job_id"] for r in failed], "Kill", now)
     wms.notify(changes)
+    if again:
+        wms.reschedule(again)
     return len(changes)
 
 
