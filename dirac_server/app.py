@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from dirac_core.interware import Interware
+from dirac_core.wms.sandboxes import SandboxCleaning
 from dirac_server.errors import install_error_handlers
 from dirac_server.limits import BodySizeLimit
 from dirac_server.matching import MatchBatcher
@@ -44,6 +46,10 @@ def create_app(interware: Interware, settings: ServerSettings | None = None) -> 
     app.state.settings = chosen
     app.state.matcher = MatchBatcher(interware.wms, limit=chosen.match_batch)
     app.state.sandboxes = sandboxes.make_store(interware, chosen)
+    if app.state.sandboxes is not None and chosen.sandbox_keep_days:
+        cleaning = SandboxCleaning(app.state.sandboxes, timedelta(days=chosen.sandbox_keep_days))
+        if cleaning.name not in interware.scheduler.tasks:  # one per interware, however many apps
+            interware.add_task(cleaning)
     install_error_handlers(app)
     for module in (wellknown, auth, sandboxes, jobs, pilots, config, health):
         app.include_router(module.router)

@@ -20,6 +20,8 @@ class ServerSettings:
     without it, on other databases, the sandbox routes answer 503). ``sandbox_max_bytes``:
     the largest sandbox (its upload is exempt from ``max_body_bytes``).
     ``sandbox_url_seconds``: how long an upload or download URL stays valid.
+    ``sandbox_keep_days``: sandboxes no job has and unused for that long are removed (hourly;
+    0 keeps them).
     ``tasks_every``: seconds between sweeps of the interware's periodic tasks (site director,
     stalled jobs, cleaning); 0 runs none in this server (``dirac-core server`` uses 10).
     """
@@ -31,4 +33,5 @@ class ServerSettings:
     sandbox_dir: str | None = None
     sandbox_max_bytes: int = attrs.field(default=100 * 1024 * 1024, validator=v.ge(1))
     sandbox_url_seconds: int = attrs.field(default=300, validator=v.ge(1))
+    sandbox_keep_days: float = attrs.field(default=15.0, validator=v.ge(0))
     tasks_every: float = attrs.field(default=0.0, validator=v.ge(0))

@@ -37,7 +37,7 @@ from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
 from dirac_core.wms.access import Action, may
 
-__all__ = ["FORMATS", "KINDS", "MAX_SIZE", "InvalidSandbox", "SandboxPFN", "SandboxStore",
+__all__ = ["FORMATS", "KINDS", "MAX_SIZE", "InvalidSandbox", "SandboxCleaning", "SandboxPFN", "SandboxStore",
            "check_input_sandboxes", "default_root", "input_sandbox_pfns", "readable"]
 
 FORMATS = ("tar.bz2", "tar.zst")
@@ -284,6 +284,20 @@ class SandboxStore:
     def _row(self, conn: Connection, pfn: str) -> dict[str, Any] | None:
         row = conn.execute(select(sandboxes).where(sandboxes.c.pfn == pfn)).mappings().first()
         return dict(row) if row is not None else None
+
+
+@attrs.frozen
+class SandboxCleaning:
+    """The periodic task removing sandboxes that no job has and nobody used for ``keep``."""
+
+    store: SandboxStore
+    keep: timedelta
+    interval: timedelta = timedelta(hours=1)
+    name: str = attrs.field(default="wms.sandbox_cleaning", init=False)
+
+    def run_once(self) -> int:
+        """One sweep; how many sandboxes were removed."""
+        return self.store.clean(self.keep)
 
 
 def _chunks(data: bytes | IO[bytes]) -> Iterable[bytes]:

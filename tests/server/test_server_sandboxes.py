@@ -233,3 +233,17 @@ def test_cli_output_locally(tmp_path: Path) -> None:
     assert (dest / "result.txt").read_text() == "local result"
     other = CliRunner().invoke(cli_app, [*args, "--user", "admin", "--group", "demo_user"])
     assert other.exit_code == 1 and f"job {job.job_id} not found" in other.output
+
+
+def test_unassigned_sandboxes_are_cleaned_by_the_servers_task(sb: TestClient, iw: Interware, auth: Any,
+                                                                fake_clock: Any, tmp_path: Path) -> None:
+    data = _archive(b"old and unused")
+    pfn = _upload(sb, auth("alice"), data)
+    stored = tmp_path / "store" / "demo" / f"sha256:{_info(data)['checksum']}.tar.bz2"
+    assert stored.is_file()
+    task = iw.scheduler.tasks["wms.sandbox_cleaning"]
+    assert task.run_once() == 0  # just used
+    fake_clock.advance(timedelta(days=16))  # past ServerSettings.sandbox_keep_days (15)
+    assert task.run_once() == 1
+    assert not stored.exists()
+    assert sb.get("/api/jobs/sandbox", params={"pfn": pfn}, headers=auth("alice")).status_code == 404
