@@ -102,14 +102,16 @@ class SiteDirector:
     ``make_ce(target)`` builds the CE driver of a queue (kept for later cycles);
     ``script(target, stamp)`` writes the pilot script of one pilot (with its
     token). ``wms`` is the WMS engine (its ``waiting_for``), ``pilots`` the
-    pilot registry.
+    pilot registry. Outputs of pilots that ended are fetched for ``output_window``
+    after their end (an output the CE no longer has is kept as a note in stderr).
     """
 
     def __init__(self, *, config: Config, wms: Any, pilots: PilotRegistry, vo: str, clock: Clock,
                  make_ce: Callable[[QueueTarget], ComputingElement],
                  script: Callable[[QueueTarget, str], str], per_cycle_cap: int = 20,
                  backoff: timedelta = timedelta(minutes=1),
-                 max_backoff: timedelta = timedelta(hours=1)) -> None:
+                 max_backoff: timedelta = timedelta(hours=1),
+                 output_window: timedelta = timedelta(days=1)) -> None:
         self.config = config
         self.wms = wms
         self.pilots = pilots
@@ -119,6 +121,7 @@ class SiteDirector:
         self.script = script
         self.per_cycle_cap = per_cycle_cap
         self.backoff = _BackOff(backoff, max_backoff)
+        self.output_window = output_window
         self._ces: dict[str, ComputingElement] = {}
         self.identity = self._pilot_identity()
 
@@ -202,23 +205,25 @@ class SiteDirector:
 
     def _refresh(self, targets: dict[str, QueueTarget], report: CycleReport, now: datetime
                  ) -> dict[str, int]:
-        """Ask the CEs about their live pilots; the pilots still waiting, per queue key."""
+        """Ask the CEs about their pilots that are alive, or that ended without their output kept
+        yet; the pilots still waiting, per queue key."""
         by_queue: dict[str, list[dict[str, Any]]] = {}
-        for row in self.pilots.active(self.vo):
+        rows = self.pilots.active(self.vo) + self.pilots.without_output(self.vo, now - self.output_window)
+        for row in rows:
             key = f"{row['GridSite']}/{row['DestinationSite']}/{row['Queue']}"
             by_queue.setdefault(key, []).append(row)
         waiting: dict[str, int] = {}
-        for key, rows in by_queue.items():
+        for key, queue_rows in by_queue.items():
             target = targets.get(key)
             if target is None or self.backoff.waiting(key, now):
-                waiting[key] = sum(PilotStatus(r["Status"]).is_waiting for r in rows)
+                waiting[key] = sum(PilotStatus(r["Status"]).is_waiting for r in queue_rows)
                 continue
             try:
-                waiting[key] = self._refresh_queue(target, rows, report)
+                waiting[key] = self._refresh_queue(target, queue_rows, report)
             except DiracError as exc:
                 self.backoff.failed(key, now)
                 report.errors[key] = str(exc)
-                waiting[key] = sum(PilotStatus(r["Status"]).is_waiting for r in rows)
+                waiting[key] = sum(PilotStatus(r["Status"]).is_waiting for r in queue_rows)
         return waiting
 
     def _refresh_queue(self, target: QueueTarget, rows: Sequence[dict[str, Any]],
@@ -226,27 +231,34 @@ class SiteDirector:
         ce = self._ce(target)
         by_ref = {r["PilotJobReference"]: r for r in rows}
         answer = ce.status(list(by_ref))
+        seen: dict[str, PilotStatus] = {}  # stamp -> what the CE says now
         changes: dict[str, tuple[PilotStatus, str]] = {}
         for ref, status in answer.ok.items():
-            if status != by_ref[ref]["Status"]:
-                changes[by_ref[ref]["PilotStamp"]] = (status, f"reported by {target.ce.name}")
+            row = by_ref[ref]
+            seen[row["PilotStamp"]] = status
+            if status != row["Status"] and not PilotStatus(row["Status"]).is_final:
+                changes[row["PilotStamp"]] = (status, f"reported by {target.ce.name}")
         for ref, error in answer.failed.items():
-            changes[by_ref[ref]["PilotStamp"]] = (PilotStatus.UNKNOWN, str(error)[:255])
+            row = by_ref[ref]
+            seen[row["PilotStamp"]] = PilotStatus.UNKNOWN
+            if not PilotStatus(row["Status"]).is_final:
+                changes[row["PilotStamp"]] = (PilotStatus.UNKNOWN, str(error)[:255])
         applied = self.pilots.set_status(changes) if changes else None
-        ended = [stamp for stamp, status in (applied.ok.items() if applied else ()) if status.is_final]
+        report.updated += len(applied.ok) if applied else 0
         refs = {r["PilotStamp"]: ref for ref, r in by_ref.items()}
+        # the pilot may have said Done itself: its output is complete once the CE says it ended
+        ended = [stamp for stamp, status in seen.items() if status.is_final]
         for stamp in ended:
             try:
                 out, err = ce.output(refs[stamp])
             except DiracError as exc:
-                log.info("pilot %s: no output from %s: %s", stamp, target.ce.name, exc)
-                continue
+                out, err = "", f"no output from {target.ce.name}: {exc}"
             self.pilots.keep_output(stamp, out, err)
             report.outputs += 1
-        report.updated += len(applied.ok) if applied else 0
-        final = set(ended)
-        return sum(1 for r in rows if r["PilotStamp"] not in final and (
-            changes.get(r["PilotStamp"], (PilotStatus(r["Status"]),))[0].is_waiting))
+        current = {r["PilotStamp"]: changes.get(r["PilotStamp"], (PilotStatus(r["Status"]),))[0]
+                   for r in rows}
+        return sum(1 for stamp, status in current.items()
+                   if stamp not in ended and status.is_waiting)
 
     def close(self) -> None:
         """Close every CE driver built so far."""

@@ -8,6 +8,7 @@ fails that pilot's item with ``InvalidTransition``; DIRAC writes anything).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -141,6 +142,16 @@ class PilotRegistry:
         with self._database.begin(read_only=True) as conn:
             rows = conn.execute(select(pilots).where(pilots.c.vo == vo, pilots.c.status.in_(alive))
                                 .order_by(pilots.c.submission_time, pilots.c.pilot_stamp)).mappings()
+            return [{_NAMES[k]: v for k, v in row.items()} for row in rows]
+
+    def without_output(self, vo: str, since: datetime) -> list[dict[str, Any]]:
+        """Pilots of ``vo`` that ended (final status) after ``since`` and whose output was not kept."""
+        final = [s for s in PilotStatus if s.is_final]
+        kept = select(pilot_outputs.c.pilot_stamp).where(pilot_outputs.c.pilot_stamp == pilots.c.pilot_stamp)
+        with self._database.begin(read_only=True) as conn:
+            rows = conn.execute(select(pilots).where(
+                pilots.c.vo == vo, pilots.c.status.in_(final), pilots.c.last_update_time >= since,
+                ~kept.exists()).order_by(pilots.c.last_update_time)).mappings()
             return [{_NAMES[k]: v for k, v in row.items()} for row in rows]
 
     def keep_output(self, stamp: str, stdout: str, stderr: str, *, limit: int = 1_000_000) -> None:

@@ -10,7 +10,7 @@ from wms_helpers import GRID, who
 
 from dirac_core.config import Config, load_config
 from dirac_core.db import Database
-from dirac_core.errors import BulkResult, CEUnreachable
+from dirac_core.errors import BulkResult, CEUnreachable, NotFound
 from dirac_core.model import FakeClock
 from dirac_core.model.pilot import PilotStatus
 from dirac_core.testing.memory import MemoryComputingElement
@@ -138,3 +138,23 @@ def test_an_unreachable_ce_backs_off_and_the_others_go_on(
     assert "DIRAC.A.ch/ce-a/q1" in report.errors  # tried again, failed again: now two minutes
     fake_clock.advance(timedelta(seconds=61))
     assert director.run_once().skipped["DIRAC.A.ch/ce-a/q1"].startswith("backing off until")
+
+
+def test_a_pilot_that_said_done_itself_gets_its_output_once_its_ce_agrees(
+        director_parts: tuple[SiteDirector, dict[str, MemoryComputingElement], PilotRegistry],
+        wms: WorkloadManager) -> None:
+    director, ces, pilots = director_parts
+    wms.submit(['[Executable = "/bin/true"; Site = "DIRAC.A.ch";]'], who())
+    director.run_once()
+    [ref] = ces["ce-a"].pilots
+    [row] = pilots.active("demo")
+    stamp = row["PilotStamp"]
+    ces["ce-a"].set_status(ref, PilotStatus.RUNNING)
+    pilots.set_status({stamp: (PilotStatus.DONE, "pilot finished")})  # the pilot's own report
+    director.run_once()
+    with pytest.raises(NotFound):  # still running at the CE: its output is not complete
+        pilots.output(stamp)
+    ces["ce-a"].set_status(ref, PilotStatus.DONE)
+    assert director.run_once().outputs == 1
+    assert pilots.output(stamp)[0] == f"pilot {ref} is Done\n"
+    assert director.run_once().outputs == 0  # kept once
