@@ -1,6 +1,6 @@
 """The batch computing element: a batch system's commands run through a transport.
 
-This is the thin "SSH CE" layer: ``batch system × transport`` covers SLURM,
+This is the thin "SSH CE" layer: ``batch system x transport`` covers SLURM,
 HTCondor, PBS, LSF, SGE, OAR and plain processes, on this machine or on a
 login node reached by SSH. Each pilot is one batch job running a small script
 written into ``work_dir`` on the batch machine; its stdout and stderr land in
@@ -165,12 +165,12 @@ class BatchComputingElement(ComputingElement):
         done = self.transport.run(self.batch.kill_command(list(ids)))
         statuses = self.status(list(ids.values())) if not done.ok else None
         for reference in ids.values():
-            if statuses is None:
-                result.add_ok(reference, None)
-            elif reference in statuses.ok and statuses.ok[reference] in (
-                    PilotStatus.DONE, PilotStatus.FAILED, PilotStatus.ABORTED, PilotStatus.UNKNOWN):
+            ended = statuses is not None and statuses.ok.get(reference) in (
+                PilotStatus.DONE, PilotStatus.FAILED, PilotStatus.ABORTED, PilotStatus.UNKNOWN)
+            if statuses is None or ended:
                 result.add_ok(reference, None)
             else:
+                assert statuses is not None
                 result.add_failed(reference, statuses.failed.get(reference) or CEError(
                     f"{self.name}: could not cancel {reference}: {done.stderr.strip()}",
                     stderr=done.stderr))
