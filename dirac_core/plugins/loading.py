@@ -38,6 +38,8 @@ BACKEND_EXTRAS: dict[str, str] = {
     "psycopg": "postgresql",
     "libcloud": "cloud",
     "htcondor": "htcondor",
+    "htcondor2": "htcondor",
+    "classad2": "htcondor",
     "gfal2": "gfal2",
 }
 
