@@ -22,8 +22,10 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-#: Debian packages the extras and the real-component tests need.
-DEBIAN_PACKAGES = ["libmariadb-dev", "pkg-config", "gcc"]
+#: Debian packages the extras and the real-component tests need: the MariaDB client library,
+#: a single-node SLURM cluster with its accounting daemon, an sshd, and an ARC CE (A-REX).
+DEBIAN_PACKAGES = ["libmariadb-dev", "pkg-config", "gcc", "slurm-wlm", "munge", "slurmdbd",
+                   "openssh-server", "nordugrid-arc-arex", "openssl"]
 
 MYSQL_URL = "mysql+mysqldb://root@127.0.0.1:3306/test"
 POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

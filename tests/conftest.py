@@ -1,1 +1,2 @@
-pytest_plugins = ["dirac_core.testing.pytest_plugin"]
+pytest_plugins = ["dirac_core.testing.pytest_plugin", "dirac_core.testing.live",
+                  "dirac_core.testing.arc_fixtures"]

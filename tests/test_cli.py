@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,10 @@ def test_demo_shows_what_works(tmp_path: Path) -> None:
     assert "PluginNotFound" in out
     assert "went Submitted -> Running -> Done" in out
     assert "1 ok, 1 failed" in out
+    # real pilot processes from the site director ran six real jobs and their logs were kept
+    assert "6 jobs run by" in out and "pilot process(es) from the site director" in out
+    assert sorted(re.findall(r"hello from job \d+, step (\d)", out)) == [str(i) for i in range(6)]
+    assert "(kept by the director): pilot " in out and "stopped: no more work" in out
     assert "first pass Ran, second pass NotDue" in out
     assert (tmp_path / "dirac.sqlite").exists()
 

@@ -6,6 +6,7 @@ from dirac_core.testing.conformance.base import ConformanceSuite
 from dirac_core.testing.conformance.catalog import CatalogSuite
 from dirac_core.testing.conformance.computing import PILOT_SCRIPT, ComputingElementSuite
 from dirac_core.testing.conformance.storage import StorageProtocolSuite
+from dirac_core.testing.conformance.transport import TransportSuite
 
 __all__ = [
     "PILOT_SCRIPT",
@@ -13,4 +14,5 @@ __all__ = [
     "ComputingElementSuite",
     "ConformanceSuite",
     "StorageProtocolSuite",
+    "TransportSuite",
 ]
