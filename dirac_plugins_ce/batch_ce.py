@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Self
 
-from dirac_core.errors import BulkResult, CEError, DiracError, NotFound
+from dirac_core.errors import BulkResult, CEError, ConfigError, DiracError, NotFound
 from dirac_core.model.pilot import PilotStatus
 from dirac_core.plugins.batch import BatchSubmission, BatchSystem
 from dirac_core.plugins.computing import CEContext, CEStatus, ComputingElement
@@ -54,20 +54,28 @@ class BatchComputingElement(ComputingElement):
     def from_section(cls, section: CESection, queue: Queue, context: CEContext) -> Self:
         """Options read from a ``type = "batch"`` section: ``batch_system``, ``transport``
         (``ssh``: ``host``, ``port``, ``user``, ``ssh_key``), ``shared_dir`` (the work folder on the
-        batch machine; default ``context.work_dir``) and ``submit_options``."""
+        batch machine; default ``context.work_dir``) and ``submit_options``; from its ``options``:
+        ``environment`` (``["NAME=value", ...]`` for every batch command, e.g. ``SLURM_CONF``),
+        and for SSH ``known_hosts`` and ``host_key_policy`` (``reject``, the default, or
+        ``accept-new``). Raises ``ConfigError`` for a malformed option."""
+        options = section.options
+        environment = _environment(options.get("environment", ()), section.name)
         batch_cls = load_driver(PluginGroup.BATCH_SYSTEMS, str(getattr(section, "batch_system", "fork")))
         transport_name = str(getattr(section, "transport", "local"))
         transport_cls = load_driver(PluginGroup.TRANSPORTS, transport_name)
         if transport_name == "ssh":
-            transport = transport_cls(host=section.host, port=section.port,  # type: ignore[attr-defined]
-                                      user=section.user, key_file=section.ssh_key)  # type: ignore[attr-defined]
+            transport = transport_cls(
+                host=section.host, port=section.port, user=section.user,  # type: ignore[attr-defined]
+                key_file=section.ssh_key, environment=environment,  # type: ignore[attr-defined]
+                known_hosts=str(options["known_hosts"]) if "known_hosts" in options else None,
+                host_key_policy=str(options.get("host_key_policy", "reject")))
         else:
-            transport = transport_cls()
-        options = shlex.split(str(getattr(section, "submit_options", None) or ""))
+            transport = transport_cls(environment=environment)
+        extra = shlex.split(str(getattr(section, "submit_options", None) or ""))
         return cls(name=section.name, batch=batch_cls(), transport=transport,
                    work_dir=str(getattr(section, "shared_dir", None) or context.work_dir),
                    queue=queue.name, processors=queue.processors, memory_mb=queue.max_ram_mb,
-                   wall_seconds=queue.max_wall_time, extra_options=options)
+                   wall_seconds=queue.max_wall_time, extra_options=extra)
 
     # -- references -----------------------------------------------------------------
 
@@ -195,6 +203,14 @@ class BatchComputingElement(ComputingElement):
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _environment(value: object, ce: str) -> dict[str, str]:
+    """``["NAME=value", ...]`` as a mapping; ``ConfigError`` naming the CE for anything else."""
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, tuple | list) or not all(isinstance(i, str) and "=" in i for i in items):
+        raise ConfigError([(f"{ce}.options.environment", "expected a list of 'NAME=value' strings")])
+    return dict(item.split("=", 1) for item in items)
 
 
 def _safe(stamp: str) -> str:

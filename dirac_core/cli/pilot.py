@@ -93,8 +93,8 @@ def pilot(*, server: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_SERV
         Console(stderr=True).print(f"[red]pilot {stamp}[/red]: {exc}")
         raise typer.Exit(1) from None
     done = sum(o.status == "Done" for o in report.outcomes)
-    Console().print(f"pilot {stamp}: {len(report.outcomes)} job(s), {done} done; "
-                    f"stopped: {report.stopped_because}")
+    typer.echo(f"pilot {stamp}: {len(report.outcomes)} job(s), {done} done; "
+               f"stopped: {report.stopped_because}")  # one line, as batch logs keep it
 
 
 def _pilot_group(config: Config) -> str:

@@ -128,8 +128,10 @@ class Pilot:
     def run(self) -> PilotReport:
         """Pull and run jobs until there is no more work or time; what was done."""
         self._report(PilotStatus.RUNNING, "pilot started")
+        where = {"DIRAC_SITE": self.settings.site, "DIRAC_CE": self.settings.ce or "",
+                 "DIRAC_QUEUE": self.settings.queue or "", "DIRAC_PILOT_STAMP": self.settings.stamp}
         wrapper = JobWrapper(self.services, self.settings.wrapper, clock=self.clock, data=self.data,
-                             time_left=self.time_left)
+                             time_left=self.time_left, environment=where)
         outcomes: list[JobOutcome] = []
         running: dict[Future[JobOutcome], int] = {}
         taken, free = 0, self.processors

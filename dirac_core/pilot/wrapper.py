@@ -19,7 +19,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -108,8 +108,10 @@ class JobWrapper:
 
     def __init__(self, services: PilotServices, settings: WrapperSettings, *, clock: Clock,
                  data: DataTransfers | None = None,
-                 time_left: Callable[[], float | None] = lambda: None) -> None:
+                 time_left: Callable[[], float | None] = lambda: None,
+                 environment: Mapping[str, str] | None = None) -> None:
         self.services = services
+        self.environment = dict(environment or {})
         self.settings = settings
         self.clock = clock
         self.data = data
@@ -204,7 +206,7 @@ class JobWrapper:
     def _execute(self, job_id: int, job: JobDescription, work: Path) -> tuple[int, str | None]:
         """Run the payload; its exit code and why it was stopped (None, "Kill", a watchdog reason)."""
         self._report(job_id, None, "Application", "Running")
-        env = {**os.environ, "DIRACJOBID": str(job_id), "JOBID": str(job_id),
+        env = {**os.environ, **self.environment, "DIRACJOBID": str(job_id), "JOBID": str(job_id),
                "DIRAC_PROCESSORS": str(job.min_processors)}
         out_path, err_path = work / job.std_output, work / job.std_error
         started = time.monotonic()
