@@ -185,14 +185,15 @@ class BatchComputingElement(ComputingElement):
         return result
 
     def output(self, reference: str) -> tuple[str, str]:
-        """The pilot's stdout and stderr files; ``NotFound`` when the batch system kept none."""
+        """The pilot's stdout and stderr files as far as they exist (empty before the job starts)."""
         out_path, err_path = self.batch.output_files(self._job_id(reference), f"{self.work_dir}/output")
-        out = self.transport.read_file(out_path)
-        try:
-            err = self.transport.read_file(err_path)
-        except NotFound:
-            err = ""
-        return out, err
+        texts = []
+        for path in (out_path, err_path):
+            try:
+                texts.append(self.transport.read_file(path))
+            except NotFound:
+                texts.append("")
+        return texts[0], texts[1]
 
     def ce_status(self) -> CEStatus:
         """Running and waiting pilots among those this CE object submitted or was asked about."""

@@ -49,3 +49,9 @@ def test_the_pilot_command_needs_one_target_and_a_token(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "exactly one of --server" in result.output
     result = runner.invoke(app, ["pilot", "--server", "http://127.0.0.1:1"], env={"DIRAC_PILOT_TOKEN": ""})
     assert result.exit_code != 0 and "needs a pilot token" in result.output
+
+
+def test_a_container_needs_apptainer_or_singularity(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["pilot", "--local", str(tmp_path / "site"), "--container", "img.sif"],
+                           env={"PATH": str(tmp_path)})  # neither binary on this PATH
+    assert result.exit_code != 0 and "needs apptainer or singularity" in result.output

@@ -106,3 +106,31 @@ def test_multi_processor_jobs_share_the_node(iw: Interware, tmp_path: Path) -> N
     report = make_pilot(iw, tmp_path / "work").run()
     assert sorted(o.job_id for o in report.outcomes) == sorted(ids)
     assert all(o.status == "Done" for o in report.outcomes)
+
+
+def test_an_output_sandbox_over_the_limit_fails_the_job_without_a_data_manager(
+        iw: Interware, tmp_path: Path) -> None:
+    import attrs
+
+    [job] = _submit(iw, '[Executable = "/bin/sh"; Arguments = "-c \'head -c 300000 /dev/zero > big\'";'
+                        ' OutputSandbox = {"big"};]')
+    pilot = make_pilot(iw, tmp_path / "work")
+    pilot.settings = attrs.evolve(pilot.settings, wrapper=attrs.evolve(pilot.settings.wrapper,
+                                                                       max_output_sandbox_mb=0.1))
+    [outcome] = pilot.run().outcomes
+    assert (outcome.status, outcome.minor_status) == ("Failed", "Output Sandbox Too Large")
+    assert iw.wms.get_jobs([job])[job]["application_status"] == "0.3 MB > 0.1 MB"
+
+
+def test_payloads_run_inside_the_container_prefix(iw: Interware, tmp_path: Path) -> None:
+    import attrs
+
+    [job] = _submit(iw, '[Executable = "/bin/echo"; Arguments = "inside";]')
+    pilot = make_pilot(iw, tmp_path / "work")
+    # a stand-in for "apptainer exec --bind DIR IMAGE": a prefix the payload's argv follows
+    pilot.settings = attrs.evolve(pilot.settings, wrapper=attrs.evolve(
+        pilot.settings.wrapper, container=("/usr/bin/env", "CONTAINED=yes", "/bin/sh", "-c",
+                                           'echo "$CONTAINED"; exec "$@"', "wrap")))
+    [outcome] = pilot.run().outcomes
+    assert outcome.status == "Done"
+    assert iw.wms.get_parameters(job)["StandardOutput"] == "yes\ninside"
