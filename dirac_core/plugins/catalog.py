@@ -3,7 +3,17 @@
 Every call is bulk: it takes many LFNs and returns a
 :class:`~dirac_core.errors.BulkResult` with DIRAC's per-item semantics
 (re-adding an identical file succeeds, removing a missing file succeeds,
-asking for a missing file fails that item with ``NotFound``).
+asking for a missing file fails that item with ``NotFound``). LFNs go
+through :func:`~dirac_core.model.lfn.normalize_lfn`; an invalid one fails its
+item with ``InvalidLFN`` and nothing is done for it.
+
+:meth:`Catalog.acting_as` gives a view of the catalog that checks what an
+identity may do (directory modes, ACLs); a refused item fails with
+``PermissionDenied``. The catalog itself (identity None) is trusted: the
+server and the data manager act through views.
+
+Catalogs with searchable metadata and datasets also implement
+:class:`~dirac_core.plugins.metadata.MetadataCatalog`.
 """
 
 from __future__ import annotations
@@ -14,9 +24,10 @@ from collections.abc import Mapping, Sequence
 from attrs import frozen
 
 from dirac_core.errors import BulkResult
+from dirac_core.model.identity import Identity
 from dirac_core.plugins.driver import Driver
 
-__all__ = ["Catalog", "FileEntry"]
+__all__ = ["Catalog", "DirectoryListing", "FileEntry"]
 
 
 @frozen(kw_only=True)
@@ -29,8 +40,20 @@ class FileEntry:
     guid: str | None = None
 
 
+@frozen(kw_only=True)
+class DirectoryListing:
+    """The names directly under a directory (full paths), sorted."""
+
+    files: tuple[str, ...] = ()
+    subdirectories: tuple[str, ...] = ()
+
+
 class Catalog(Driver):
     """A file catalog."""
+
+    def acting_as(self, identity: Identity | None) -> Catalog:
+        """This catalog as ``identity`` may use it (catalogs without access control: itself)."""
+        return self
 
     @abstractmethod
     def add_files(self, files: Sequence[FileEntry]) -> BulkResult[str, None]:
@@ -55,3 +78,19 @@ class Catalog(Driver):
     @abstractmethod
     def remove_files(self, lfns: Sequence[str]) -> BulkResult[str, None]:
         """Remove files and their replicas; removing a missing file succeeds."""
+
+    @abstractmethod
+    def exists(self, paths: Sequence[str]) -> BulkResult[str, str | None]:
+        """``"file"``, ``"directory"`` or None for each path (a missing path is not a failure)."""
+
+    @abstractmethod
+    def create_directories(self, paths: Sequence[str]) -> BulkResult[str, None]:
+        """Create directories and their missing parents; an existing one succeeds."""
+
+    @abstractmethod
+    def list_directory(self, paths: Sequence[str]) -> BulkResult[str, DirectoryListing]:
+        """What is directly under each directory; ``NotFound`` for a missing one."""
+
+    @abstractmethod
+    def remove_directories(self, paths: Sequence[str]) -> BulkResult[str, None]:
+        """Remove empty directories; a missing one succeeds, a non-empty one fails (``CatalogError``)."""

@@ -52,3 +52,22 @@ class CatalogSuite(ConformanceSuite):
         res = driver.remove_files([A.lfn, "/vo/data/none"])
         assert res.all_ok and set(res.ok) == {A.lfn, "/vo/data/none"}
         assert isinstance(driver.get_files([A.lfn]).failed[A.lfn], NotFound)
+
+    def test_directories_come_with_files_and_can_be_listed(self, driver: Catalog) -> None:
+        driver.add_files([A, B])
+        assert driver.exists(["/vo/data", A.lfn, "/vo/none"]).ok == {
+            "/vo/data": "directory", A.lfn: "file", "/vo/none": None}
+        listing = driver.list_directory(["/vo"]).ok["/vo"]
+        assert listing.subdirectories == ("/vo/data",) and listing.files == ()
+        assert driver.list_directory(["/vo/data"]).ok["/vo/data"].files == (A.lfn, B.lfn)
+        assert isinstance(driver.list_directory(["/vo/none"]).failed["/vo/none"], NotFound)
+
+    def test_directories_are_created_and_removed_when_empty(self, driver: Catalog) -> None:
+        assert driver.create_directories(["/vo/x/y", "/vo/x/y"]).all_ok
+        assert driver.exists(["/vo/x"]).ok["/vo/x"] == "directory"
+        driver.add_files([FileEntry(lfn="/vo/x/y/f", size=1)])
+        refused = driver.remove_directories(["/vo/x/y"])
+        assert isinstance(refused.failed["/vo/x/y"], CatalogError)
+        driver.remove_files(["/vo/x/y/f"])
+        assert driver.remove_directories(["/vo/x/y", "/vo/never"]).all_ok
+        assert driver.exists(["/vo/x/y"]).ok["/vo/x/y"] is None
