@@ -1,5 +1,7 @@
 """In-memory drivers: a CE, a storage protocol and a catalog that keep everything in dicts.
 
+(The catalog lives in :mod:`dirac_core.testing.memory_catalog`; it is re-exported here.)
+
 They implement the real contracts completely, pass the conformance suites,
 and are registered under the name ``memory`` so a configuration can select
 them: useful for unit tests of the logic around plugins and for notebooks.
@@ -10,18 +12,17 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 from dirac_core.checksums import adler32_bytes
-from dirac_core.errors import BulkResult, CatalogError, NotFound, StorageError
-from dirac_core.model.lfn import lfn_parent
+from dirac_core.errors import BulkResult, NotFound, StorageError
 from dirac_core.model.pilot import PILOT_TRANSITIONS, PilotStatus
 from dirac_core.model.status import check_transition
-from dirac_core.plugins.catalog import Catalog, DirectoryListing, FileEntry
 from dirac_core.plugins.computing import CEStatus, ComputingElement
 from dirac_core.plugins.storage import FileStat, StorageProtocol
+from dirac_core.testing.memory_catalog import MemoryCatalog
 
 __all__ = ["MemoryCatalog", "MemoryComputingElement", "MemoryStorage"]
 
@@ -156,137 +157,3 @@ class MemoryStorage(StorageProtocol):
         if not names:
             raise NotFound(f"no directory {self.url(path)}", url=self.url(path))
         return sorted(names)
-
-
-class MemoryCatalog(Catalog):
-    """A catalog in two dicts: entries and replica sets."""
-
-    def __init__(self, name: str = "memory-catalog") -> None:
-        self.name = name
-        self._files: dict[str, FileEntry] = {}
-        self._replicas: dict[str, set[str]] = {}
-        self._directories: set[str] = {"/"}
-        self._lock = threading.Lock()
-
-    def _add_parents(self, path: str) -> None:
-        while path != "/":
-            path = lfn_parent(path)
-            self._directories.add(path)
-
-    def _missing(self, lfn: str) -> NotFound:
-        return NotFound(f"no such file {lfn!r} in {self.name}", lfn=lfn)
-
-    def add_files(self, files: Sequence[FileEntry]) -> BulkResult[str, None]:
-        result: BulkResult[str, None] = BulkResult()
-        with self._lock:
-            for entry in files:
-                old = self._files.get(entry.lfn)
-                if old is not None and old != entry:
-                    result.add_failed(entry.lfn, CatalogError(
-                        f"{entry.lfn!r} exists with different attributes", lfn=entry.lfn))
-                    continue
-                if entry.lfn in self._directories:
-                    result.add_failed(entry.lfn, CatalogError(f"{entry.lfn!r} is a directory", lfn=entry.lfn))
-                    continue
-                self._files[entry.lfn] = entry
-                self._replicas.setdefault(entry.lfn, set())
-                self._add_parents(entry.lfn)
-                result.add_ok(entry.lfn, None)
-        return result
-
-    def add_replicas(self, replicas: Mapping[str, Sequence[str]]) -> BulkResult[str, None]:
-        result: BulkResult[str, None] = BulkResult()
-        with self._lock:
-            for lfn, ses in replicas.items():
-                if lfn not in self._files:
-                    result.add_failed(lfn, self._missing(lfn))
-                else:
-                    self._replicas[lfn].update(ses)
-                    result.add_ok(lfn, None)
-        return result
-
-    def get_replicas(self, lfns: Sequence[str]) -> BulkResult[str, frozenset[str]]:
-        result: BulkResult[str, frozenset[str]] = BulkResult()
-        with self._lock:
-            for lfn in lfns:
-                if lfn in self._files:
-                    result.add_ok(lfn, frozenset(self._replicas[lfn]))
-                else:
-                    result.add_failed(lfn, self._missing(lfn))
-        return result
-
-    def get_files(self, lfns: Sequence[str]) -> BulkResult[str, FileEntry]:
-        result: BulkResult[str, FileEntry] = BulkResult()
-        with self._lock:
-            for lfn in lfns:
-                if lfn in self._files:
-                    result.add_ok(lfn, self._files[lfn])
-                else:
-                    result.add_failed(lfn, self._missing(lfn))
-        return result
-
-    def remove_replicas(self, replicas: Mapping[str, Sequence[str]]) -> BulkResult[str, None]:
-        result: BulkResult[str, None] = BulkResult()
-        with self._lock:
-            for lfn, ses in replicas.items():
-                self._replicas.get(lfn, set()).difference_update(ses)
-                result.add_ok(lfn, None)
-        return result
-
-    def remove_files(self, lfns: Sequence[str]) -> BulkResult[str, None]:
-        result: BulkResult[str, None] = BulkResult()
-        with self._lock:
-            for lfn in lfns:
-                self._files.pop(lfn, None)
-                self._replicas.pop(lfn, None)
-                result.add_ok(lfn, None)
-        return result
-
-    def exists(self, paths: Sequence[str]) -> BulkResult[str, str | None]:
-        result: BulkResult[str, str | None] = BulkResult()
-        with self._lock:
-            for path in paths:
-                result.add_ok(path, "file" if path in self._files
-                              else "directory" if path in self._directories else None)
-        return result
-
-    def create_directories(self, paths: Sequence[str]) -> BulkResult[str, None]:
-        result: BulkResult[str, None] = BulkResult()
-        with self._lock:
-            for path in paths:
-                if path in self._files:
-                    result.add_failed(path, CatalogError(f"{path!r} is a file", lfn=path))
-                    continue
-                self._directories.add(path)
-                self._add_parents(path)
-                result.add_ok(path, None)
-        return result
-
-    def _children(self, path: str) -> DirectoryListing:
-        def under(name: str) -> bool:
-            return name != path and lfn_parent(name) == path
-        return DirectoryListing(files=tuple(sorted(f for f in self._files if under(f))),
-                                subdirectories=tuple(sorted(d for d in self._directories if under(d))))
-
-    def list_directory(self, paths: Sequence[str]) -> BulkResult[str, DirectoryListing]:
-        result: BulkResult[str, DirectoryListing] = BulkResult()
-        with self._lock:
-            for path in paths:
-                if path in self._directories:
-                    result.add_ok(path, self._children(path))
-                else:
-                    result.add_failed(path, NotFound(f"no such directory {path!r} in {self.name}", lfn=path))
-        return result
-
-    def remove_directories(self, paths: Sequence[str]) -> BulkResult[str, None]:
-        result: BulkResult[str, None] = BulkResult()
-        with self._lock:
-            for path in paths:
-                if path in self._directories and path != "/":
-                    listing = self._children(path)
-                    if listing.files or listing.subdirectories:
-                        result.add_failed(path, CatalogError(f"directory {path!r} is not empty", lfn=path))
-                        continue
-                    self._directories.discard(path)
-                result.add_ok(path, None)
-        return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dirac_core.testing.conformance.base import ConformanceSuite
 from dirac_core.testing.conformance.catalog import CatalogSuite
 from dirac_core.testing.conformance.computing import PILOT_SCRIPT, ComputingElementSuite
+from dirac_core.testing.conformance.metadata import MetadataCatalogSuite
 from dirac_core.testing.conformance.storage import StorageProtocolSuite
 from dirac_core.testing.conformance.transport import TransportSuite
 
@@ -13,6 +14,7 @@ __all__ = [
     "CatalogSuite",
     "ComputingElementSuite",
     "ConformanceSuite",
+    "MetadataCatalogSuite",
     "StorageProtocolSuite",
     "TransportSuite",
 ]
