@@ -69,6 +69,11 @@ def dirac_file_registered(lfns: Sequence[str], metadata: Mapping[str, Mapping[st
 
 
 @hookspec
+def dirac_transfer_done(lfns: Sequence[str], source: str, target: str) -> None:
+    """Files were copied from the storage element ``source`` to ``target`` and registered there."""
+
+
+@hookspec
 def dirac_request_done(request_id: str, status: str, operations: Sequence[Mapping[str, Any]]) -> None:
     """A request reached a final status (Done, Failed or Canceled)."""
 
