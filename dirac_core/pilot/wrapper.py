@@ -46,8 +46,8 @@ class DataTransfers(Protocol):
     def download(self, lfns: Sequence[str], dest: Path) -> None:
         """Fetch these files into ``dest``; raise ``DiracError`` when one cannot be had."""
 
-    def upload(self, job: JobDescription, paths: Sequence[Path]) -> list[str]:
-        """Store and register output files (failover included); their LFNs."""
+    def upload(self, matched: MatchedJob, job: JobDescription, paths: Sequence[Path]) -> list[str]:
+        """Store and register output files of ``matched`` (failover included); their LFNs."""
 
 
 @frozen(kw_only=True)
@@ -151,10 +151,10 @@ class JobWrapper:
                 return JobOutcome(job_id=job_id, status=JobStatus.FAILED, minor_status=killed,
                                   exit_code=code, killed_by=killed)
             self._report(job_id, JobStatus.COMPLETING, "Uploading Output Sandbox")
-            sandbox = self._output_sandbox(job_id, job, work)
+            sandbox = self._output_sandbox(matched, job, work)
             if job.output_data:
                 self._report(job_id, None, "Uploading Output Data")
-                self._output_data(job, work)
+                self._output_data(matched, job, work)
         except _Failed as failure:
             self._report(job_id, JobStatus.FAILED, failure.minor, failure.app)
             return JobOutcome(job_id=job_id, status=JobStatus.FAILED, minor_status=failure.minor)
@@ -260,7 +260,8 @@ class JobWrapper:
         except DiracError as exc:
             log.warning("job %s: could not keep its parameters: %s", job_id, exc)
 
-    def _output_sandbox(self, job_id: int, job: JobDescription, work: Path) -> str | None:
+    def _output_sandbox(self, matched: MatchedJob, job: JobDescription, work: Path) -> str | None:
+        job_id = matched.job_id
         files = _matching(work, job.output_sandbox)
         if not files:
             return None
@@ -269,25 +270,25 @@ class JobWrapper:
             if self.data is None:
                 raise _Failed("Output Sandbox Too Large",
                               f"{size_mb:.1f} MB > {self.settings.max_output_sandbox_mb} MB")
-            self._upload_data(job, files)
+            self._upload_data(matched, job, files)
             return None
         try:
             return self.services.upload_output(job_id, files)
         except DiracError as exc:
             raise _Failed("Uploading Output Sandbox", str(exc)[:255]) from exc
 
-    def _output_data(self, job: JobDescription, work: Path) -> None:
+    def _output_data(self, matched: MatchedJob, job: JobDescription, work: Path) -> None:
         files = _matching(work, job.output_data)
         missing = [p for p in job.output_data if not any(fnmatch.fnmatch(f.name, p) for f in files)]
         if missing:
             raise _Failed("Uploading Output Data", f"missing output files: {', '.join(missing)}"[:255])
-        self._upload_data(job, files)
+        self._upload_data(matched, job, files)
 
-    def _upload_data(self, job: JobDescription, files: list[Path]) -> None:
+    def _upload_data(self, matched: MatchedJob, job: JobDescription, files: list[Path]) -> None:
         if self.data is None:
             raise _Failed("Uploading Output Data", "no data manager on this pilot")
         try:
-            self.data.upload(job, files)
+            self.data.upload(matched, job, files)
         except DiracError as exc:
             raise _Failed("Uploading Output Data", str(exc)[:255]) from exc
 
