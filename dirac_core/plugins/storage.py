@@ -9,15 +9,16 @@ element facade turns an LFN into one). Missing files raise
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol, runtime_checkable
 
 from attrs import frozen
 
 from dirac_core.errors import NotFound
 from dirac_core.plugins.driver import Driver
 
-__all__ = ["FileStat", "StorageProtocol"]
+__all__ = ["FileStat", "Stageable", "StorageProtocol"]
 
 
 @frozen(kw_only=True)
@@ -66,3 +67,14 @@ class StorageProtocol(Driver):
         except NotFound:
             return False
         return True
+
+
+@runtime_checkable
+class Stageable(Protocol):
+    """What a protocol of a tape storage element adds: is a file on disk, and ask for it to be."""
+
+    def is_online(self, path: str) -> bool:
+        """Whether ``path`` can be read now (on disk, not only on tape); ``NotFound`` if absent."""
+
+    def prepare(self, paths: Sequence[str]) -> None:
+        """Ask the storage to bring ``paths`` online (a prestage, such as xroot ``prepare``)."""

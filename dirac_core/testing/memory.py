@@ -102,6 +102,27 @@ class MemoryStorage(StorageProtocol):
         self.name = name
         self._files: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        #: paths on "tape" only (tests put them there); ``prepare`` records them as requested,
+        #: :meth:`bring_online` finishes the recall
+        self.offline: set[str] = set()
+        self.prepared: list[str] = []
+
+    def is_online(self, path: str) -> bool:
+        """Whether ``path`` is readable now (a test marks paths offline)."""
+        path = self._check(path)
+        self.stat(path)
+        return path not in self.offline
+
+    def prepare(self, paths: Sequence[str]) -> None:
+        """Record a prestage request for ``paths``."""
+        with self._lock:
+            self.prepared.extend(self._check(p) for p in paths)
+
+    def bring_online(self, paths: Sequence[str] | None = None) -> None:
+        """Finish the recall of ``paths`` (default: everything prepared)."""
+        with self._lock:
+            for path in paths if paths is not None else self.prepared:
+                self.offline.discard(self._check(path))
 
     @staticmethod
     def _check(path: str) -> str:
@@ -125,8 +146,11 @@ class MemoryStorage(StorageProtocol):
         path = self._check(path)
         with self._lock:
             data = self._files.get(path)
+            offline = path in self.offline
         if data is None:
             raise NotFound(f"no file {self.url(path)}", url=self.url(path))
+        if offline:
+            raise StorageError(f"{self.url(path)} is on tape only: stage it first", url=self.url(path))
         Path(destination).write_bytes(data)
         return FileStat(size=len(data), checksum=adler32_bytes(data))
 
