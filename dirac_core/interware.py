@@ -21,7 +21,12 @@ import pluggy
 from dirac_core.auth.manager import AuthManager
 from dirac_core.config import Config, load_config
 from dirac_core.db import Database
-from dirac_core.errors import NotFound
+from dirac_core.dms.filecatalog import FileCatalog
+from dirac_core.dms.manager import DataManager
+from dirac_core.dms.staging import Stager, StagingTask
+from dirac_core.dms.storage_element import StorageElements
+from dirac_core.dms.wiring import build_catalog
+from dirac_core.errors import ConfigError, NotFound, PluginError
 from dirac_core.model.clock import Clock, SystemClock
 from dirac_core.model.identity import Identity
 from dirac_core.plugins.manager import make_plugin_manager
@@ -80,7 +85,7 @@ site_mask = ["DIRAC.Embedded.local"]
 
 [resources.sites.DIRAC."DIRAC.Embedded.local"]
 name = "DIRAC.Embedded.local"
-ses = ["Embedded-SE"]
+ses = ["Embedded-SE", "Embedded-SE2"]
 
 [[resources.sites.DIRAC."DIRAC.Embedded.local".ces]]
 type = "local"
@@ -98,6 +103,13 @@ name = "Embedded-SE"
 [[resources.storage_elements.Embedded-SE.protocols]]
 type = "file"
 path = "{root}/storage"
+
+[resources.storage_elements.Embedded-SE2]
+name = "Embedded-SE2"
+
+[[resources.storage_elements.Embedded-SE2.protocols]]
+type = "file"
+path = "{root}/storage2"
 
 [resources.catalogs.DiracFileCatalog]
 type = "sql"
@@ -130,6 +142,24 @@ class Interware:
         self.pilots = PilotRegistry(database=database, clock=clock)
         for task in wms_tasks(self.wms):
             self.scheduler.add(task)
+        #: the storage elements, by name
+        self.storage = StorageElements(config)
+        #: the file catalogs as one (None when none is configured or its driver is missing)
+        self.catalog: FileCatalog | None = None
+        #: the data manager and the stager (None without a catalog)
+        self.dm: DataManager | None = None
+        self.stager: Stager | None = None
+        if config.resources.catalogs:
+            try:
+                self.catalog = build_catalog(config, database, clock)
+            except (PluginError, ConfigError) as exc:
+                log.warning("no file catalog: %s", exc)
+        if self.catalog is not None:
+            self.wms.catalog = self.catalog
+            self.dm = DataManager(catalog=self.catalog, storage=self.storage, hooks=hooks)
+            self.stager = Stager(database=database, wms=self.wms, catalog=self.catalog,
+                                 storage=self.storage, clock=clock)
+            self.scheduler.add(StagingTask(self.stager))
 
     @classmethod
     def from_config(cls, config: Config, *, clock: Clock | None = None,
@@ -198,7 +228,10 @@ class Interware:
         self.scheduler.add(task)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the storage elements, the catalogs and the database connections."""
+        self.storage.close()
+        if self.catalog is not None:
+            self.catalog.close()
         self.database.close()
 
     def __enter__(self) -> Interware:

@@ -12,6 +12,7 @@ from rich.table import Table
 from dirac_core.cli import pilot as pilot_commands
 from dirac_core.cli import server as server_commands
 from dirac_core.cli import session as session_commands
+from dirac_core.cli.dm import dm_app
 from dirac_core.cli.jobs import job_app
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
@@ -28,6 +29,7 @@ server_commands.register(app)
 session_commands.register(app)
 pilot_commands.register(app)
 app.add_typer(job_app, name="job")
+app.add_typer(dm_app, name="dm")
 
 
 @app.command()

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dirac_core.checksums import adler32_file
-from dirac_core.cli.demo_pilots import real_pilots
+from dirac_core.cli.demo_pilots import job_outputs_to_storage, real_pilots
 from dirac_core.cli.demo_wms import workload
 from dirac_core.config import load_config, load_dirac_cfg
 from dirac_core.db import all_metadata
@@ -57,7 +57,8 @@ def run(console: Console, path: Path | None) -> None:
         workload(console, iw, url)
         _plugins(console)
         _pilots(console)
-        real_pilots(console, iw, path, url)
+        ran = real_pilots(console, iw, path, url)
+        job_outputs_to_storage(console, iw, path, ran[:3])
         _data(console, path)
         _tasks(console, iw)
     console.rule(f"done: the embedded interware lives in {path}")

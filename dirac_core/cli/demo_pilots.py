@@ -21,13 +21,13 @@ from dirac_core.jdl import Job
 from dirac_core.wms.director import QueueTarget, SiteDirector
 from dirac_core.wms.director_parts import ce_factory, pilot_script
 
-__all__ = ["real_pilots"]
+__all__ = ["job_outputs_to_storage", "real_pilots"]
 
 _JOBS = 6
 _DEADLINE = 180.0  # seconds; the pilots start in about a second each here
 
 
-def real_pilots(console: Console, iw: Interware, path: Path, url: str | None) -> None:
+def real_pilots(console: Console, iw: Interware, path: Path, url: str | None) -> list[int]:
     """Submit a few real jobs, let the site director's pilots run them, show what they printed."""
     jobs = iw.wms.submit([Job("/bin/sh", f"-c 'echo hello from job $DIRACJOBID, step {i}'")
                           .name(f"hello_{i}").output_sandbox(["std.out"]) for i in range(_JOBS)],
@@ -74,3 +74,30 @@ def real_pilots(console: Console, iw: Interware, path: Path, url: str | None) ->
             out = "(not retrieved yet)"
         last = out.strip().splitlines()[-1] if out.strip() else "(empty)"
         console.print(f"  pilot log of job {ids[0]} (kept by the director): {last}", highlight=False)
+    return ids
+
+
+def job_outputs_to_storage(console: Console, iw: Interware, path: Path, job_ids: list[int]) -> None:
+    """Write what some jobs printed as files on one SE, replicate them to a second, show both."""
+    if iw.dm is None or iw.catalog is None:
+        console.print("data: no file catalog configured, skipped")
+        return
+    folder = path / "outputs"
+    folder.mkdir(exist_ok=True)
+    lfns = []
+    for job_id in job_ids:
+        local = folder / f"job-{job_id}.out"
+        local.write_text(iw.wms.get_parameters(job_id).get("StandardOutput", "") + "\n")
+        stored = iw.dm.put_and_register(f"/demo/user/a/alice/outputs/job-{job_id}.out", local, "Embedded-SE")
+        iw.dm.replicate_and_register(stored.lfn, "Embedded-SE2")
+        lfns.append(stored.lfn)
+    replicas = iw.catalog.get_replicas(lfns).ok
+    usage = iw.catalog.directory_usage(["/demo/user/a/alice/outputs"]).ok["/demo/user/a/alice/outputs"]
+    table = Table("lfn", "replicas", title="job outputs in the SQL catalog, on two file SEs")
+    for lfn in lfns:
+        table.add_row(lfn, ", ".join(sorted(replicas[lfn])))
+    console.print(table)
+    back = iw.dm.get_file(lfns[0], path / "fetched")
+    console.print(f"  usage of /demo/user/a/alice/outputs: {usage.files} files, {usage.size} bytes, on "
+                  f"{', '.join(sorted(usage.replicas))}; read back {back.name} (adler32 verified): "
+                  f"{back.read_text().strip()!r}", highlight=False)

@@ -347,6 +347,14 @@ class FileCatalog(Catalog, MetadataCatalog):
     def find_files(self, query: Mapping[str, Any], path: str = "/") -> list[str]:
         return self._first(lambda catalog: catalog.find_files(query, path), members=self._metadata_readers())
 
+    def directory_usage(self, paths: Sequence[str]) -> BulkResult[str, Any]:
+        """Usage from the first read catalog that keeps it (``CatalogError`` when none does)."""
+        keepers = [m for m in self.members if m.read and hasattr(m.catalog, "directory_usage")]
+        if not keepers:
+            raise CatalogError("no catalog here keeps directory usage")
+        return self._first(lambda catalog: catalog.directory_usage(paths),  # type: ignore[attr-defined]
+                           members=keepers)
+
     def add_dataset(self, name: str, query: Mapping[str, Any], path: str = "/") -> DatasetInfo:
         return self._master_then_rest("add_dataset", lambda catalog: catalog.add_dataset(name, query, path))
 

@@ -1,9 +1,10 @@
 """The storage element facade: one named SE over its protocol drivers, obeying its access statuses.
 
-A :class:`StorageElement` turns an LFN into a path (the protocol section's
-``path`` prefix + the LFN), picks the protocols allowed for an operation
-(a section's ``read``/``write`` flags; ``local`` sections only on the SE's
-own site), tries them in order and verifies the adler32 of every transfer.
+A :class:`StorageElement` hands each protocol driver the LFN as its path (the
+driver, built from its section, keeps it under the section's base ``path``),
+picks the protocols allowed for an operation (a section's ``read``/``write``
+flags; ``local`` sections only on the SE's own site), tries them in order and
+verifies the adler32 of every transfer.
 Each kind of access (read, write, check, remove) has a status: Active and
 Degraded allow it, Probing and Banned refuse it with :class:`SEUnavailable`
 before any I/O. The statuses come from the configuration until the resource
@@ -26,7 +27,7 @@ from dirac_core.errors import ChecksumMismatch, NotFound, StorageError
 from dirac_core.model.lfn import normalize_lfn
 from dirac_core.plugins.groups import PluginGroup
 from dirac_core.plugins.loading import load_driver
-from dirac_core.plugins.storage import FileStat, StorageProtocol
+from dirac_core.plugins.storage import FileStat, Stageable, StorageProtocol
 
 __all__ = ["Access", "SEUnavailable", "StorageElement", "StorageElements", "build_protocol"]
 
@@ -112,8 +113,9 @@ class StorageElement:
 
     @staticmethod
     def _path(section: ProtocolSection, lfn: str) -> str:
-        prefix = section.path.rstrip("/")
-        return f"{prefix}{normalize_lfn(lfn)}" if prefix else normalize_lfn(lfn)
+        """The path a driver is given: the LFN itself (each driver built from its section puts it
+        under the section's base ``path``)."""
+        return normalize_lfn(lfn)
 
     def url(self, lfn: str, access: Access = Access.READ) -> str:
         """The URL of ``lfn`` in the first protocol allowed for ``access``."""
@@ -181,6 +183,28 @@ class StorageElement:
         except NotFound:
             return False
         return True
+
+    def _stageable(self) -> tuple[ProtocolSection, Stageable]:
+        for section, protocol in self._usable(Access.READ):
+            if isinstance(protocol, Stageable):
+                return section, protocol
+        raise StorageError(f"storage element {self.name} has no protocol that can stage files",
+                           se=self.name)
+
+    def is_online(self, lfn: str) -> bool:
+        """Whether ``lfn`` can be read now; on a disk SE always (if it exists)."""
+        if not self.is_tape:
+            self.stat(lfn)
+            return True
+        self._check(Access.CHECK)
+        section, protocol = self._stageable()
+        return protocol.is_online(self._path(section, lfn))
+
+    def prepare(self, lfns: Sequence[str]) -> None:
+        """Ask the SE to bring ``lfns`` online (``StorageError`` when it cannot stage)."""
+        self._check(Access.READ)
+        section, protocol = self._stageable()
+        protocol.prepare([self._path(section, lfn) for lfn in lfns])
 
     def remove(self, lfn: str) -> None:
         """Delete ``lfn`` from this SE (absent counts as removed)."""

@@ -57,7 +57,7 @@ def test_put_register_get_and_the_hook(source: Path, tmp_path: Path) -> None:
     assert stored.registered and stored.checksum == adler32_file(source)
     assert catalog.get_replicas([LFN]).ok[LFN] == {"SE-A"}
     assert catalog.get_files([LFN]).ok[LFN].size == source.stat().st_size
-    assert dm.storage["SE-A"].url(LFN) == f"memory://SE-A/a{LFN}"  # the protocol's path prefix
+    assert dm.storage["SE-A"].url(LFN) == f"memory://SE-A{LFN}"
     got = dm.get_file(LFN, tmp_path / "out")
     assert got.read_bytes() == source.read_bytes()
     assert recorder.calls[0][0] == "registered" and recorder.calls[0][1]["lfns"] == [LFN]
@@ -100,7 +100,7 @@ def test_replicas_are_read_local_site_first_and_bad_ones_skipped(source: Path, t
     got = dm.get_file(LFN, tmp_path / "out")
     assert got.read_bytes() == source.read_bytes()
     protocol_a = dm.storage["SE-A"]._protocols[0][1]
-    protocol_a._files["/a" + LFN] = b"garbage too"  # type: ignore[attr-defined]
+    protocol_a._files[LFN] = b"garbage too"  # type: ignore[attr-defined]
     with pytest.raises(StorageError, match=r"no replica of .* could be read") as info:
         dm.get_file(LFN, tmp_path / "out2")
     assert "SE-B" in str(info.value) and "SE-A" in str(info.value)
