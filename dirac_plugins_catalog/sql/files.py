@@ -23,7 +23,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import datetime
 from itertools import compress
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import attrs
@@ -40,18 +40,19 @@ from dirac_core.db.tables.catalog import (
     replicas,
 )
 from dirac_core.errors import CatalogError, DiracError
-from dirac_core.model.catalog import FileStatus, ReplicaType
+from dirac_core.model.catalog import VISIBLE_STATUSES, FileStatus, ReplicaType
 from dirac_core.plugins.catalog import FileEntry
 from dirac_plugins_catalog.sql.columns import insert_columns
 from dirac_plugins_catalog.sql.lookups import allocate_ids, chunked, fetch, member, se_ids
 from dirac_plugins_catalog.sql.namespace import Directory, Owner, ensure_directories, find_directories
-from dirac_plugins_catalog.sql.usage import LOGICAL, UsageDelta, read_usage
+from dirac_plugins_catalog.sql.usage import HIDDEN, LOGICAL, UsageDelta, read_usage
 
 __all__ = [
     "FileRow",
     "add_files",
     "file_fields",
     "group_by_directory",
+    "hidden_lfns",
     "lfn_rows",
     "locate",
     "name_lookup",
@@ -190,6 +191,24 @@ def _lfn_batches(conn: Connection, wanted: Collection[str], dirs: Mapping[str, D
                     f.dir_id == dirs[path].dir_id, member(conn, f.name, chunk))))
 
 
+def hidden_lfns(conn: Connection, dir_ids: Sequence[int]) -> list[str]:
+    """LFNs of the files in the directories given whose status is not visible. Only directories
+    whose usage counts hidden files are read: usually none."""
+    f, d = files.c, directories.c
+    hidden = [s.value for s in FileStatus if s not in VISIBLE_STATUSES]
+    holding = [dir_id for dir_id, per_se in read_usage(conn, dir_ids).items() if HIDDEN in per_se]
+    out: list[str] = []
+    for part in chunked(holding):
+        stmt = (select(d.path, f.name).join_from(files, directories, d.dir_id == f.dir_id)
+                .where(f.status.in_(hidden), member(conn, f.dir_id, part)))
+        for path, name in fetch(conn, stmt):
+            out.append(f"{'' if path == '/' else path}/{name}")
+    return out
+
+
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_SIZE, _CHECKSUM, _GUID = attrgetter("size"), attrgetter("checksum"), attrgetter("guid")
+
 _ROW = (files.c.dir_id, files.c.name, files.c.file_id, files.c.size, files.c.checksum, files.c.guid,
         files.c.status)
 
@@ -313,6 +332,52 @@ def _page_cache(conn: Connection, rows: int) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(before):d}")
 
 
+@attrs.define
+class _Columns:
+    """The rows to insert, one list per column, and the usage they add."""
+
+    dir_ids: list[int] = attrs.Factory(list)
+    names: list[str] = attrs.Factory(list)
+    sizes: list[int] = attrs.Factory(list)
+    checksums: list[str | None] = attrs.Factory(list)
+    guids: list[str | None] = attrs.Factory(list)
+    replica_files: list[int] = attrs.Factory(list)
+    replica_ses: list[int] = attrs.Factory(list)
+    kinds: list[ReplicaType] = attrs.Factory(list)
+    delta: UsageDelta = attrs.Factory(UsageDelta)
+
+    def add_directory(self, dir_id: int, pairs: Sequence[tuple[str, str]], first: int,
+                      planned: Sequence[tuple[FileEntry, Sequence[str]]], se_of: Mapping[str, int]) -> None:
+        """The files ``pairs`` (``(name, lfn)``) of one directory, ids from ``first`` on.
+
+        Whole columns at a time (``map``, ``attrgetter``): no Python code runs per file, except
+        when the files do not all have the same single storage element.
+        """
+        entries = list(map(_FIRST, planned))
+        sizes = list(map(_SIZE, entries))
+        total = sum(sizes)
+        self.dir_ids.extend(itertools.repeat(dir_id, len(pairs)))
+        self.names.extend(map(_FIRST, pairs))
+        self.sizes.extend(sizes)
+        self.checksums.extend(map(_CHECKSUM, entries))
+        self.guids.extend(map(_GUID, entries))
+        self.delta.add(dir_id, LOGICAL, len(pairs), total)
+        same = set(map(_SECOND, planned))
+        if len(same) == 1 and len(only := next(iter(same))) <= 1:  # one SE for all of them, or none
+            if only:
+                self.replica_files.extend(range(first, first + len(pairs)))
+                self.replica_ses.extend(itertools.repeat(se_of[only[0]], len(pairs)))
+                self.kinds.extend(itertools.repeat(ReplicaType.MASTER, len(pairs)))
+                self.delta.add(dir_id, se_of[only[0]], len(pairs), total)
+            return
+        for file_id, (entry, ses) in enumerate(planned, first):
+            for i, se in enumerate(ses):
+                self.replica_files.append(file_id)
+                self.replica_ses.append(se_of[se])
+                self.kinds.append(ReplicaType.MASTER if i == 0 else ReplicaType.REPLICA)
+                self.delta.add(dir_id, se_of[se], 1, entry.size)
+
+
 def _insert(conn: Connection, new: Mapping[int, Sequence[tuple[str, str]]],
             items: Mapping[str, tuple[FileEntry, Sequence[str]]], *, owner: Owner, now: datetime) -> None:
     """Insert the files ``new`` (``{dir_id: [(name, lfn)]}``) with their replicas, and count them
@@ -321,55 +386,21 @@ def _insert(conn: Connection, new: Mapping[int, Sequence[tuple[str, str]]],
     first = allocate_ids(conn, "file_id", count)
     all_ses = {se for pairs in new.values() for _, lfn in pairs for se in items[lfn][1]}
     se_of = se_ids(conn, all_ses) if all_ses else {}
-    delta = UsageDelta()
-    dir_ids: list[int] = []
-    names: list[str] = []
-    sizes: list[int] = []
-    checksums: list[str | None] = []
-    guids: list[str | None] = []
-    replica_files: list[int] = []
-    replica_ses: list[int] = []
-    kinds: list[ReplicaType] = []
-    master, replica = ReplicaType.MASTER, ReplicaType.REPLICA
+    cols = _Columns()
     file_id = first
     for dir_id, pairs in new.items():
-        total = 0
-        on_se: dict[int, list[int]] = {}
-        dir_ids.extend(itertools.repeat(dir_id, len(pairs)))
-        for name, lfn in pairs:
-            entry, ses = items[lfn]
-            size = entry.size
-            names.append(name)
-            sizes.append(size)
-            checksums.append(entry.checksum)
-            guids.append(entry.guid)
-            total += size
-            kind = master
-            for se in ses:
-                se_id = se_of[se]
-                replica_files.append(file_id)
-                replica_ses.append(se_id)
-                kinds.append(kind)
-                kind = replica
-                counts = on_se.get(se_id)
-                if counts is None:
-                    on_se[se_id] = [1, size]
-                else:
-                    counts[0] += 1
-                    counts[1] += size
-            file_id += 1
-        delta.add(dir_id, LOGICAL, len(pairs), total)
-        for se_id, (n, size) in on_se.items():
-            delta.add(dir_id, se_id, n, size)
+        cols.add_directory(dir_id, pairs, file_id, list(map(items.__getitem__, map(_SECOND, pairs))), se_of)
+        file_id += len(pairs)
     good = FileStatus.APRIORI_GOOD
     with _page_cache(conn, count):
-        insert_columns(conn, files, {"file_id": range(first, first + count), "dir_id": dir_ids, "name": names,
-                                     "size": sizes, "checksum": checksums, "guid": guids},
+        insert_columns(conn, files, {"file_id": range(first, first + count), "dir_id": cols.dir_ids,
+                                     "name": cols.names, "size": cols.sizes, "checksum": cols.checksums,
+                                     "guid": cols.guids},
                        {"owner_id": owner.user_id, "group_id": owner.group_id, "mode": owner.mode,
                         "status": good, "created": now, "modified": now})
-        insert_columns(conn, replicas, {"file_id": replica_files, "se_id": replica_ses, "kind": kinds},
-                       {"status": good})
-    delta.apply(conn)
+        insert_columns(conn, replicas, {"file_id": cols.replica_files, "se_id": cols.replica_ses,
+                                        "kind": cols.kinds}, {"status": good})
+    cols.delta.apply(conn)
 
 
 def file_fields() -> Any:
@@ -383,6 +414,8 @@ def remove_files(conn: Connection, found: Mapping[str, FileRow]) -> None:
     delta = UsageDelta()
     for row in found.values():
         delta.add(row.dir_id, LOGICAL, -1, -row.size)
+        if row.status not in VISIBLE_STATUSES:
+            delta.add(row.dir_id, HIDDEN, -1, -row.size)
     sizes = {row.file_id: (row.dir_id, row.size) for row in found.values()}
     for file_id, ses in _replica_ses(conn, ids).items():
         dir_id, size = sizes[file_id]
@@ -396,11 +429,20 @@ def remove_files(conn: Connection, found: Mapping[str, FileRow]) -> None:
     delta.apply(conn)
 
 
-def set_status(conn: Connection, changes: Mapping[int, FileStatus], now: datetime) -> None:
-    """Set the status of files ``{file_id: status}``."""
+def set_status(conn: Connection, found: Mapping[str, FileRow], statuses: Mapping[str, FileStatus],
+               now: datetime) -> None:
+    """Set the status of the files ``found`` (from :func:`locate`) to ``statuses[lfn]``; files
+    becoming hidden or visible again are counted in the usage (:data:`~.usage.HIDDEN`)."""
     by_status: dict[FileStatus, list[int]] = {}
-    for file_id, status in changes.items():
-        by_status.setdefault(status, []).append(file_id)
+    delta = UsageDelta()
+    for lfn, row in found.items():
+        status = statuses[lfn]
+        by_status.setdefault(status, []).append(row.file_id)
+        was, now_hidden = row.status not in VISIBLE_STATUSES, status not in VISIBLE_STATUSES
+        if was != now_hidden:
+            step = 1 if now_hidden else -1
+            delta.add(row.dir_id, HIDDEN, step, step * row.size)
     for status, ids in by_status.items():
         for part in chunked(sorted(ids)):
             conn.execute(update(files).where(files.c.file_id.in_(part)).values(status=status, modified=now))
+    delta.apply(conn)

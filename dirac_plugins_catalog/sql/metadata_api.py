@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dirac_core.dms.metaquery import normalize_query
+from dirac_core.dms.metaquery import Term, normalize_query
 from dirac_core.errors import BulkResult, CatalogError, NotFound
 from dirac_core.model.lfn import normalize_lfn
 from dirac_core.plugins.metadata import DatasetInfo, MetadataCatalog, MetadataField
@@ -122,8 +122,10 @@ class MetadataMethods(CatalogCore, MetadataCatalog):
 
     # -- queries ------------------------------------------------------------------------
 
-    def _run(self, conn: Connection, query: Mapping[str, Any], path: str) -> list[tuple[str, int]]:
-        """``[(lfn, size)]`` matching ``query`` under the canonical ``path``, sorted."""
+    def _terms(self, conn: Connection, query: Mapping[str, Any], path: str
+               ) -> tuple[tuple[Term, ...], dict[str, meta.Field], int | None]:
+        """The query's terms (``QueryError`` if it is bad), the fields, and the id of the directory
+        ``path`` (None if missing); ``PermissionDenied`` if the identity may not list it."""
         fields = meta.load_fields(conn)
         terms = normalize_query(query, {n: f.type for n, f in fields.items()},
                                 file_fields={n for n, f in fields.items() if f.for_files})
@@ -131,9 +133,12 @@ class MetadataMethods(CatalogCore, MetadataCatalog):
         if refused:
             raise refused[path]
         root = find_directories(conn, [path]).get(path)
-        if root is None:
-            return []
-        return compiled.find_files(conn, terms, root_id=root.dir_id, fields=fields)
+        return terms, fields, root.dir_id if root is not None else None
+
+    def _run(self, conn: Connection, query: Mapping[str, Any], path: str) -> list[tuple[str, int]]:
+        """``[(lfn, size)]`` matching ``query`` under the canonical ``path``, sorted."""
+        terms, fields, root_id = self._terms(conn, query, path)
+        return [] if root_id is None else compiled.find_sized(conn, terms, root_id=root_id, fields=fields)
 
     @staticmethod
     def _directory(path: str) -> str:
@@ -144,7 +149,8 @@ class MetadataMethods(CatalogCore, MetadataCatalog):
         ``QueryError`` for a bad query."""
         directory = self._directory(path)
         with self._reading() as conn:
-            return [lfn for lfn, _ in self._run(conn, query, directory)]
+            terms, fields, root_id = self._terms(conn, query, directory)
+            return [] if root_id is None else compiled.find_files(conn, terms, root_id=root_id, fields=fields)
 
     # -- datasets -----------------------------------------------------------------------
 

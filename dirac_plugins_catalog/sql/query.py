@@ -23,9 +23,22 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, String, and_, exists, not_, select, true, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    exists,
+    literal,
+    not_,
+    select,
+    true,
+    type_coerce,
+)
 
 from dirac_core.db.tables.catalog import (
     dir_closure,
@@ -37,11 +50,11 @@ from dirac_core.db.tables.catalog import (
     users,
 )
 from dirac_core.dms.metaquery import Op, Term, like_to_sql
-from dirac_core.model.catalog import VISIBLE_STATUSES
-from dirac_plugins_catalog.sql.lookups import chunked
+from dirac_plugins_catalog.sql.files import hidden_lfns
+from dirac_plugins_catalog.sql.lookups import chunked, fetch, member
 from dirac_plugins_catalog.sql.metadata import VALUE_TABLES, Field
 
-__all__ = ["find_files"]
+__all__ = ["find_files", "find_sized"]
 
 #: Above this many directories, files are filtered with a subquery rather than bound id lists.
 _BOUND_DIRS = 2000
@@ -130,36 +143,63 @@ def _se_condition(term: Term) -> ColumnElement[bool]:
 _SUBTREE = dir_closure.alias("subtree")
 
 
-def find_files(conn: Connection, terms: Sequence[Term], *, root_id: int, fields: Mapping[str, Field]
-               ) -> list[tuple[str, int]]:
-    """``[(lfn, size)]`` of the files under directory ``root_id`` satisfying every term, sorted.
+def _directories(conn: Connection, terms: Sequence[Term], *, root_id: int, fields: Mapping[str, Field]
+                 ) -> tuple[dict[int, str], Select[Any]]:
+    """The directories under ``root_id`` satisfying every directory term, ``{dir_id: path}``, and
+    the statement selecting their ids."""
+    dir_terms = [(t, fields[t.field]) for t in terms if t.field in fields and not fields[t.field].for_files]
+    d = directories.c
+    stmt = (select(d.dir_id, d.path)
+            .join_from(_SUBTREE, directories, d.dir_id == _SUBTREE.c.descendant_id)
+            .where(_SUBTREE.c.ancestor_id == root_id, *(_directory_condition(t, f) for t, f in dir_terms)))
+    return dict(fetch(conn, stmt)), stmt.with_only_columns(d.dir_id)
 
-    No terms at all find nothing (DIRAC's rule).
-    """
+
+def _rows(conn: Connection, terms: Sequence[Term], *, root_id: int, fields: Mapping[str, Field],
+          sized: bool) -> list[tuple[Any, ...]]:
+    """Rows ``(lfn[, size])`` of the matching files, unsorted: the directories first, then their
+    files (the database builds the LFNs); hidden files are dropped afterwards, through the status
+    index, unless a term is about ``Status``."""
     if not terms:
         return []
-    dir_terms = [(t, fields[t.field]) for t in terms if t.field in fields and not fields[t.field].for_files]
-    file_terms = [_file_condition(t, fields.get(t.field)) for t in terms
-                  if t.field not in fields or fields[t.field].for_files]
-    if not any(t.field == "Status" for t in terms):
-        file_terms.append(files.c.status.in_(sorted(VISIBLE_STATUSES)))
-    d = directories.c
-    dirs_stmt = (select(d.dir_id, d.path)
-                 .join_from(_SUBTREE, directories, d.dir_id == _SUBTREE.c.descendant_id)
-                 .where(_SUBTREE.c.ancestor_id == root_id,
-                        *(_directory_condition(t, f) for t, f in dir_terms)))
-    paths = {dir_id: ("" if path == "/" else path) for dir_id, path in conn.execute(dirs_stmt)}
-    if not paths:
+    dirs, dir_ids = _directories(conn, terms, root_id=root_id, fields=fields)
+    if not dirs:
         return []
-    f = files.c
-    found: list[tuple[str, int]] = []
-    if len(paths) <= _BOUND_DIRS:
-        for part in chunked(sorted(paths)):
-            stmt = select(f.dir_id, f.name, f.size).where(f.dir_id.in_(part), *file_terms)
-            found.extend((f"{paths[dir_id]}/{name}", size) for dir_id, name, size in conn.execute(stmt))
-    else:
-        ids = dirs_stmt.with_only_columns(d.dir_id)
-        stmt = select(f.dir_id, f.name, f.size).where(f.dir_id.in_(ids), *file_terms)
-        found.extend((f"{paths[dir_id]}/{name}", size) for dir_id, name, size in conn.execute(stmt))
-    found.sort()
-    return found
+    conditions = [_file_condition(t, fields.get(t.field)) for t in terms
+                  if t.field not in fields or fields[t.field].for_files]
+    f, d = files.c, directories.c
+    source = files.join(directories, d.dir_id == f.dir_id)
+    extra = (f.size,) if sized else ()
+    rows: list[tuple[Any, ...]] = []
+    lfn = d.path + literal("/") + f.name
+    below = [dir_id for dir_id, path in dirs.items() if path != "/"]
+    if len(dirs) <= _BOUND_DIRS:
+        for part in chunked(below, 500):
+            rows.extend(fetch(conn, select(lfn, *extra).select_from(source)
+                              .where(member(conn, f.dir_id, part), *conditions)))
+    elif below:
+        rows.extend(fetch(conn, select(lfn, *extra).select_from(source)
+                          .where(f.dir_id.in_(dir_ids), d.path != "/", *conditions)))
+    for dir_id in (i for i, path in dirs.items() if path == "/"):
+        rows.extend(fetch(conn, select(literal("/") + f.name, *extra).where(f.dir_id == dir_id, *conditions)))
+    if not any(t.field == "Status" for t in terms):
+        hidden = set(hidden_lfns(conn, list(dirs)))
+        if hidden:
+            rows = [row for row in rows if row[0] not in hidden]
+    return rows
+
+
+def find_files(conn: Connection, terms: Sequence[Term], *, root_id: int, fields: Mapping[str, Field]
+               ) -> list[str]:
+    """The LFNs of the files under directory ``root_id`` satisfying every term, sorted (no terms
+    at all: none, DIRAC's rule)."""
+    return sorted(map(_FIRST, _rows(conn, terms, root_id=root_id, fields=fields, sized=False)))
+
+
+def find_sized(conn: Connection, terms: Sequence[Term], *, root_id: int, fields: Mapping[str, Field]
+               ) -> list[tuple[str, int]]:
+    """:func:`find_files` with each file's size: ``[(lfn, size)]``, sorted."""
+    return sorted(_rows(conn, terms, root_id=root_id, fields=fields, sized=True))
+
+
+_FIRST = itemgetter(0)

@@ -21,8 +21,8 @@ from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.tables.catalog import directories, files, replicas
 from dirac_core.errors import DiracError, NotFound
 from dirac_core.model.catalog import VISIBLE_STATUSES, FileStatus, ReplicaType
-from dirac_plugins_catalog.sql.files import FileRow, lfn_rows
-from dirac_plugins_catalog.sql.lookups import chunked, fetch, member, se_ids, se_names
+from dirac_plugins_catalog.sql.files import FileRow, hidden_lfns, lfn_rows
+from dirac_plugins_catalog.sql.lookups import chunked, fetch, se_ids, se_names
 from dirac_plugins_catalog.sql.usage import UsageDelta
 
 __all__ = ["add_replicas", "get_replicas", "lfn_for_guid", "missing_file", "remove_replicas",
@@ -117,19 +117,6 @@ def _replica_rows(conn: Connection, file_ids: Iterable[int], *, visible_only: bo
         yield from fetch(conn, stmt)
 
 
-def _hidden(conn: Connection, dir_ids: Sequence[int]) -> list[str]:
-    """LFNs of the files in the directories given whose status is not visible (an index range)."""
-    f, d = files.c, directories.c
-    hidden = [s.value for s in FileStatus if s not in VISIBLE_STATUSES]
-    out: list[str] = []
-    for part in chunked(dir_ids):
-        stmt = (select(d.path, f.name).join_from(files, directories, d.dir_id == f.dir_id)
-                .where(f.status.in_(hidden), member(conn, f.dir_id, part)))
-        for path, name in fetch(conn, stmt):
-            out.append(f"{'' if path == '/' else path}/{name}")
-    return out
-
-
 def get_replicas(conn: Connection, lfns: Collection[str], *, all_status: bool
                  ) -> dict[str, frozenset[str]]:
     """``{lfn: SE names}`` of the canonical ``lfns`` that exist (a missing one: not in the result).
@@ -151,7 +138,7 @@ def get_replicas(conn: Connection, lfns: Collection[str], *, all_status: bool
     else:
         out, dir_ids = _by_ranges(conn, lfns, all_status=all_status, single=single, more=more)
     if not all_status:
-        for lfn in _hidden(conn, dir_ids):
+        for lfn in hidden_lfns(conn, dir_ids):
             out.pop(lfn, None)
             more.pop(lfn, None)
     for lfn, ses in more.items():

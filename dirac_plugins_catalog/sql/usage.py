@@ -10,7 +10,8 @@ first, rows in key order so concurrent writers lock them in the same order.
 Rules (DIRAC's): adding a file adds to the logical row; adding a replica to
 its SE's row; removing a replica subtracts from its SE's row only (a file
 with no replica left still counts logically); removing a file subtracts
-from the logical row and from the rows of the replicas it still had.
+from the logical row and from the rows of the replicas it still had. The
+row :data:`HIDDEN` counts the files whose status is not visible.
 :func:`recompute` builds the same figures from scratch (repair, tests).
 """
 
@@ -25,12 +26,17 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.tables.catalog import dir_closure, files, replicas, usage
+from dirac_core.model.catalog import VISIBLE_STATUSES
 from dirac_plugins_catalog.sql.lookups import chunked
 
-__all__ = ["LOGICAL", "DirectoryUsage", "SEUsage", "UsageDelta", "read_usage", "recompute"]
+__all__ = ["HIDDEN", "LOGICAL", "DirectoryUsage", "SEUsage", "UsageDelta", "read_usage", "recompute"]
 
 #: The SE id of the logical row.
 LOGICAL = 0
+#: The SE id of the row counting files whose status is not visible (few, usually none): reads
+#: that hide them look for them only under directories where this row says there are some, so no
+#: index on the status is needed (it would cost every registration an index entry per file).
+HIDDEN = -1
 
 
 @attrs.frozen
@@ -138,7 +144,9 @@ def recompute(conn: Connection, *, store: bool = False) -> dict[tuple[int, int],
     physical = (select(c.ancestor_id, r.se_id, func.count(), func.coalesce(func.sum(f.size), 0))
                 .join_from(replicas, files, f.file_id == r.file_id)
                 .join(dir_closure, c.descendant_id == f.dir_id).group_by(c.ancestor_id, r.se_id))
+    hidden = logical.where(f.status.not_in([s.value for s in VISIBLE_STATUSES]))
     figures = {(d, LOGICAL): SEUsage(int(n), int(s)) for d, n, s in conn.execute(logical)}
+    figures.update(((d, HIDDEN), SEUsage(int(n), int(s))) for d, n, s in conn.execute(hidden))
     figures.update(((d, se), SEUsage(int(n), int(s))) for d, se, n, s in conn.execute(physical))
     if store:
         conn.execute(delete(usage))

@@ -22,8 +22,9 @@ Design choices, for speed at millions of files:
   clustered on it on every backend (InnoDB and PostgreSQL by primary key,
   SQLite ``WITHOUT ROWID``): a file's replicas are one B-tree probe.
 - **Usage** (``catalog_usage``) holds per directory and SE (``se_id`` 0:
-  logical) the files and bytes of the whole subtree, kept up to date by
-  every write.
+  logical; -1: files whose status is not visible) the files and bytes of
+  the whole subtree, kept up to date by every write. The hidden count lets
+  reads skip the status of every file (no status index to maintain).
 - **Metadata** values live in one table per type (``int``, ``float``,
   ``string``, ``date``) keyed by ``(field_id, item_id)``, where ``item_id``
   is a directory id or a file id (a field is for one or the other), with an
@@ -166,7 +167,6 @@ files = Table(
     Column("modified", UTCDateTime(), nullable=False),
     UniqueConstraint("dir_id", "name"),
     Index(None, "guid"),
-    Index(None, "status", "dir_id"),  # the few files not visible, per directory
 )
 
 replicas = Table(

@@ -102,7 +102,6 @@ def upgrade() -> None:
                                 name="fk_catalog_files_dir_id_catalog_directories"),
     )
     op.create_index("ix_catalog_files_guid", "catalog_files", ["guid"])
-    op.create_index("ix_catalog_files_status_dir_id", "catalog_files", ["status", "dir_id"])
     op.create_table(
         "catalog_replicas",
         sa.Column("file_id", _ID, autoincrement=False, nullable=False),
