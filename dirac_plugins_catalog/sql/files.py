@@ -231,7 +231,7 @@ def _replica_ses(conn: Connection, file_ids: Iterable[int]) -> dict[int, set[int
     r = replicas.c
     out: dict[int, set[int]] = {}
     for part in chunked(sorted(set(file_ids))):
-        for file_id, se_id in conn.execute(select(r.file_id, r.se_id).where(r.file_id.in_(part))):
+        for file_id, se_id in conn.execute(select(r.file_id, r.se_id).where(member(conn, r.file_id, part))):
             out.setdefault(file_id, set()).add(se_id)
     return out
 
@@ -252,7 +252,7 @@ def add_files(conn: Connection, items: Mapping[str, tuple[FileEntry, Sequence[st
     names_of = {dirs[path].dir_id: names for path, names in by_dir.items() if path not in dir_errors}
     d = directories.c
     for part in chunked(names_of):
-        for (path,) in conn.execute(select(d.path).where(d.parent_id.in_(part))):
+        for (path,) in conn.execute(select(d.path).where(member(conn, d.parent_id, part))):
             if path in items:
                 errors[path] = CatalogError(f"{path!r} is a directory", lfn=path)
     existing: dict[str, FileRow] = {}
@@ -304,7 +304,7 @@ def _guid_clashes(conn: Connection, new: Sequence[tuple[str, str | None]]) -> di
             first[guid] = lfn
     f = files.c
     for part in chunked(first):
-        for guid, file_id in conn.execute(select(f.guid, f.file_id).where(f.guid.in_(part))):
+        for guid, file_id in conn.execute(select(f.guid, f.file_id).where(member(conn, f.guid, part))):
             lfn = first[guid]
             errors[lfn] = CatalogError(f"GUID {guid} is already registered for another file ({file_id})",
                                        lfn=lfn, guid=guid)
@@ -422,10 +422,11 @@ def remove_files(conn: Connection, found: Mapping[str, FileRow]) -> None:
         for se_id in ses:
             delta.add(dir_id, se_id, -1, -size)
     for part in chunked(ids):
-        conn.execute(delete(replicas).where(replicas.c.file_id.in_(part)))
+        conn.execute(delete(replicas).where(member(conn, replicas.c.file_id, part)))
         for table in (meta_int, meta_float, meta_string, meta_date):
-            conn.execute(delete(table).where(table.c.field_id.in_(file_fields()), table.c.item_id.in_(part)))
-        conn.execute(delete(files).where(files.c.file_id.in_(part)))
+            conn.execute(delete(table).where(table.c.field_id.in_(file_fields()),
+                                             member(conn, table.c.item_id, part)))
+        conn.execute(delete(files).where(member(conn, files.c.file_id, part)))
     delta.apply(conn)
 
 
@@ -444,5 +445,6 @@ def set_status(conn: Connection, found: Mapping[str, FileRow], statuses: Mapping
             delta.add(row.dir_id, HIDDEN, step, step * row.size)
     for status, ids in by_status.items():
         for part in chunked(sorted(ids)):
-            conn.execute(update(files).where(files.c.file_id.in_(part)).values(status=status, modified=now))
+            conn.execute(update(files).where(member(conn, files.c.file_id, part))
+                         .values(status=status, modified=now))
     delta.apply(conn)

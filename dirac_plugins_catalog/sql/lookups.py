@@ -85,13 +85,13 @@ def _name_ids(conn: Connection, table: Table, names: Iterable[str], *, create: b
     found: dict[str, int] = {}
     for part in chunked(sorted(wanted)):
         found.update((name, key) for key, name in conn.execute(select(id_col, name_col)
-                                                                .where(name_col.in_(part))))
+                                                                .where(member(conn, name_col, part))))
     missing = sorted(wanted - found.keys())
     if create and missing:
         bulk_insert(conn, table, [{"name": name} for name in missing])
         for part in chunked(missing):
             found.update((name, key) for key, name in conn.execute(select(id_col, name_col)
-                                                                    .where(name_col.in_(part))))
+                                                                    .where(member(conn, name_col, part))))
     return found
 
 
@@ -118,5 +118,5 @@ def se_names(conn: Connection, ids: Sequence[int] | None = None) -> dict[int, st
     found: dict[int, str] = {}
     for part in chunked(sorted(set(ids))):
         found.update((key, name) for key, name in conn.execute(select(se.se_id, se.name)
-                                                                .where(se.se_id.in_(part))))
+                                                                .where(member(conn, se.se_id, part))))
     return found

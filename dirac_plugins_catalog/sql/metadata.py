@@ -38,7 +38,7 @@ from dirac_core.dms.metaquery import (
     coerce,
 )
 from dirac_core.errors import CatalogError, DiracError
-from dirac_plugins_catalog.sql.lookups import chunked
+from dirac_plugins_catalog.sql.lookups import chunked, member
 from dirac_plugins_catalog.sql.paths import ancestors
 
 __all__ = ["VALUE_TABLES", "Field", "Target", "declare_field", "get_values", "load_fields", "remove_values",
@@ -137,10 +137,10 @@ def _defined_around(conn: Connection, dir_ids: Sequence[int], field_ids: Sequenc
         for part in chunked(dir_ids):
             up = (select(c.descendant_id, m.field_id)
                   .join_from(dir_closure, table, m.item_id == c.ancestor_id)
-                  .where(c.descendant_id.in_(part), c.depth > 0, m.field_id.in_(field_ids)))
+                  .where(member(conn, c.descendant_id, part), c.depth > 0, m.field_id.in_(field_ids)))
             down = (select(c.ancestor_id, m.field_id)
                     .join_from(dir_closure, table, m.item_id == c.descendant_id)
-                    .where(c.ancestor_id.in_(part), c.depth > 0, m.field_id.in_(field_ids)))
+                    .where(member(conn, c.ancestor_id, part), c.depth > 0, m.field_id.in_(field_ids)))
             for stmt in (up, down):
                 for dir_id, field_id in conn.execute(stmt):
                     out.setdefault(dir_id, set()).add(field_id)
@@ -190,7 +190,8 @@ def _replace(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> 
         by_field.setdefault(row["field_id"], []).append(row["item_id"])
     for field_id, ids in by_field.items():
         for part in chunked(sorted(set(ids))):
-            conn.execute(delete(table).where(table.c.field_id == field_id, table.c.item_id.in_(part)))
+            conn.execute(delete(table).where(table.c.field_id == field_id,
+                                             member(conn, table.c.item_id, part)))
     bulk_insert(conn, table, list({(r["field_id"], r["item_id"]): r for r in rows}.values()))
 
 
@@ -203,7 +204,8 @@ def remove_values(conn: Connection, removals: Mapping[int, Iterable[Field]]) -> 
     for field, ids in by_field.items():
         table = VALUE_TABLES[field.type]
         for part in chunked(sorted(set(ids))):
-            conn.execute(delete(table).where(table.c.field_id == field.field_id, table.c.item_id.in_(part)))
+            conn.execute(delete(table).where(table.c.field_id == field.field_id,
+                                             member(conn, table.c.item_id, part)))
 
 
 def get_values(conn: Connection, *, dirs: Mapping[int, str], file_ids: Mapping[int, int],
@@ -225,7 +227,7 @@ def get_values(conn: Connection, *, dirs: Mapping[int, str], file_ids: Mapping[i
         for part in chunked(dir_ids) if dir_fields else ():
             stmt = (select(c.descendant_id, c.depth, m.field_id, m.value)
                     .join_from(dir_closure, table, m.item_id == c.ancestor_id)
-                    .where(c.descendant_id.in_(part), m.field_id.in_(dir_fields)))
+                    .where(member(conn, c.descendant_id, part), m.field_id.in_(dir_fields)))
             for dir_id, depth, field_id, value in conn.execute(stmt):
                 name = by_id[field_id].name
                 if depth_of.get((dir_id, name), depth + 1) > depth:
@@ -233,6 +235,6 @@ def get_values(conn: Connection, *, dirs: Mapping[int, str], file_ids: Mapping[i
                     dir_values.setdefault(dir_id, {})[name] = value
         for part in chunked(sorted(file_ids)) if file_fields else ():
             for file_id, field_id, value in conn.execute(select(m.item_id, m.field_id, m.value).where(
-                    m.field_id.in_(file_fields), m.item_id.in_(part))):
+                    m.field_id.in_(file_fields), member(conn, m.item_id, part))):
                 file_values[file_id][by_id[field_id].name] = value
     return dir_values, file_values

@@ -37,7 +37,7 @@ from dirac_core.db.tables.catalog import (
     users,
 )
 from dirac_core.errors import CatalogError
-from dirac_plugins_catalog.sql.lookups import allocate_ids, chunked, group_ids, user_ids
+from dirac_plugins_catalog.sql.lookups import allocate_ids, chunked, group_ids, member, user_ids
 from dirac_plugins_catalog.sql.paths import ROOT, ancestors, path_key, split
 
 __all__ = [
@@ -92,7 +92,7 @@ def find_directories(conn: Connection, paths: Iterable[str]) -> dict[str, Direct
         stmt = (select(d.dir_id, d.path, u.name, g.name, d.mode)
                 .join_from(directories, users, u.user_id == d.owner_id)
                 .join(groups, g.group_id == d.group_id)
-                .where(d.path_key.in_(part)))
+                .where(member(conn, d.path_key, part)))
         for dir_id, path, owner, group, mode in conn.execute(stmt):
             if keys.get(path_key(path)) == path:
                 found[path] = Directory(dir_id, path, owner, group, mode)
@@ -109,7 +109,7 @@ def _file_names(conn: Connection, pairs: Iterable[tuple[int, str]]) -> set[tuple
     for dir_id, names in by_dir.items():
         for part in chunked(names):
             found.update((dir_id, name) for (name,) in conn.execute(
-                select(f.name).where(f.dir_id == dir_id, f.name.in_(part))))
+                select(f.name).where(f.dir_id == dir_id, member(conn, f.name, part))))
     return found
 
 
@@ -171,7 +171,8 @@ def children(conn: Connection, dirs: Mapping[int, str]) -> dict[int, tuple[list[
     for dir_id in dirs:
         out[dir_id][0].extend(name for (name,) in conn.execute(select(f.name).where(f.dir_id == dir_id)))
     for part in chunked(dirs):
-        for parent_id, path in conn.execute(select(d.parent_id, d.path).where(d.parent_id.in_(part))):
+        stmt = select(d.parent_id, d.path).where(member(conn, d.parent_id, part))
+        for parent_id, path in conn.execute(stmt):
             out[parent_id][1].append(path)
     return out
 
@@ -181,8 +182,9 @@ def _non_empty(conn: Connection, dir_ids: list[int]) -> set[int]:
     d, f, ds = directories.c, files.c, datasets.c
     busy: set[int] = set()
     for part in chunked(dir_ids):
-        busy.update(conn.execute(select(d.parent_id).where(d.parent_id.in_(part)).distinct()).scalars())
-        busy.update(conn.execute(select(ds.dir_id).where(ds.dir_id.in_(part)).distinct()).scalars())
+        busy.update(conn.execute(select(d.parent_id).where(member(conn, d.parent_id, part))
+                                 .distinct()).scalars())
+        busy.update(conn.execute(select(ds.dir_id).where(member(conn, ds.dir_id, part)).distinct()).scalars())
         for dir_id in part:
             if conn.execute(select(exists().where(f.dir_id == dir_id))).scalar():
                 busy.add(dir_id)
@@ -202,9 +204,10 @@ def remove_directories(conn: Connection, dirs: Mapping[str, Directory]) -> dict[
     gone = [i for i in by_id if i not in busy]
     dir_fields = select(meta_fields.c.field_id).where(meta_fields.c.for_files.is_(False))
     for part in chunked(gone):
-        conn.execute(delete(dir_closure).where(dir_closure.c.descendant_id.in_(part)))
-        conn.execute(delete(usage).where(usage.c.dir_id.in_(part)))
+        conn.execute(delete(dir_closure).where(member(conn, dir_closure.c.descendant_id, part)))
+        conn.execute(delete(usage).where(member(conn, usage.c.dir_id, part)))
         for table in (meta_int, meta_float, meta_string, meta_date):
-            conn.execute(delete(table).where(table.c.field_id.in_(dir_fields), table.c.item_id.in_(part)))
-        conn.execute(delete(directories).where(directories.c.dir_id.in_(part)))
+            conn.execute(delete(table).where(table.c.field_id.in_(dir_fields),
+                                             member(conn, table.c.item_id, part)))
+        conn.execute(delete(directories).where(member(conn, directories.c.dir_id, part)))
     return errors

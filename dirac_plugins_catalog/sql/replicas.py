@@ -22,7 +22,7 @@ from dirac_core.db.tables.catalog import directories, files, replicas
 from dirac_core.errors import DiracError, NotFound
 from dirac_core.model.catalog import VISIBLE_STATUSES, FileStatus, ReplicaType
 from dirac_plugins_catalog.sql.files import FileRow, hidden_lfns, lfn_rows
-from dirac_plugins_catalog.sql.lookups import chunked, fetch, se_ids, se_names
+from dirac_plugins_catalog.sql.lookups import chunked, fetch, member, se_ids, se_names
 from dirac_plugins_catalog.sql.usage import UsageDelta
 
 __all__ = ["add_replicas", "get_replicas", "lfn_for_guid", "missing_file", "remove_replicas",
@@ -40,7 +40,7 @@ def _existing(conn: Connection, file_ids: Iterable[int]) -> dict[int, dict[int, 
     out: dict[int, dict[int, FileStatus]] = {}
     for part in chunked(sorted(set(file_ids))):
         for file_id, se_id, status in conn.execute(select(r.file_id, r.se_id, r.status)
-                                                   .where(r.file_id.in_(part))):
+                                                   .where(member(conn, r.file_id, part))):
             out.setdefault(file_id, {})[se_id] = status
     return out
 
@@ -84,7 +84,7 @@ def remove_replicas(conn: Connection, found: Mapping[str, FileRow], wanted: Mapp
     r = replicas.c
     for se_id, ids in sorted(by_se.items()):
         for part in chunked(sorted(ids)):
-            conn.execute(delete(replicas).where(r.se_id == se_id, r.file_id.in_(part)))
+            conn.execute(delete(replicas).where(r.se_id == se_id, member(conn, r.file_id, part)))
     delta.apply(conn)
 
 
@@ -220,7 +220,8 @@ def set_replica_statuses(conn: Connection, found: Mapping[str, FileRow],
     r = replicas.c
     for (se_id, status), ids in sorted(changes.items()):
         for part in chunked(sorted(ids)):
-            conn.execute(update(replicas).where(r.se_id == se_id, r.file_id.in_(part)).values(status=status))
+            conn.execute(update(replicas).where(r.se_id == se_id, member(conn, r.file_id, part))
+                         .values(status=status))
     return errors
 
 
@@ -231,7 +232,7 @@ def lfn_for_guid(conn: Connection, guids: Sequence[str]) -> dict[str, str]:
     for part in chunked(sorted(set(guids))):
         for guid, file_id, path, name in conn.execute(
                 select(f.guid, f.file_id, d.path, f.name).join_from(files, directories, d.dir_id == f.dir_id)
-                .where(f.guid.in_(part))):
+                .where(member(conn, f.guid, part))):
             if guid not in out or file_id < out[guid][0]:
                 out[guid] = (file_id, f"{path.rstrip('/')}/{name}")
     return {guid: lfn for guid, (_, lfn) in out.items()}

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.tables.catalog import dir_closure, files, replicas, usage
 from dirac_core.model.catalog import VISIBLE_STATUSES
-from dirac_plugins_catalog.sql.lookups import chunked
+from dirac_plugins_catalog.sql.lookups import chunked, member
 
 __all__ = ["HIDDEN", "LOGICAL", "DirectoryUsage", "SEUsage", "UsageDelta", "read_usage", "recompute"]
 
@@ -83,7 +83,7 @@ class UsageDelta:
         c = dir_closure.c
         for part in chunked(dirs):
             for ancestor, descendant in conn.execute(select(c.ancestor_id, c.descendant_id)
-                                                     .where(c.descendant_id.in_(part))):
+                                                     .where(member(conn, c.descendant_id, part))):
                 above.setdefault(descendant, []).append(ancestor)
         totals: dict[tuple[int, int], list[int]] = {}
         for (dir_id, se_id), (n, size) in self._changes.items():
@@ -126,7 +126,7 @@ def read_usage(conn: Connection, dir_ids: Iterable[int]) -> dict[int, dict[int, 
     u = usage.c
     for part in chunked(sorted(set(dir_ids))):
         for dir_id, se_id, n, size in conn.execute(select(u.dir_id, u.se_id, u.files, u.size)
-                                                   .where(u.dir_id.in_(part))):
+                                                   .where(member(conn, u.dir_id, part))):
             if n or size:
                 out.setdefault(dir_id, {})[se_id] = SEUsage(int(n), int(size))
     return out
