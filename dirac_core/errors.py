@@ -24,7 +24,8 @@ The hierarchy::
     │   └── CEUnreachable           the CE (or the host of its batch commands) does not answer
     ├── StorageError                a storage element operation failed
     │   └── ChecksumMismatch        the copy's checksum differs from the source's
-    └── CatalogError                a file catalog operation failed
+    ├── CatalogError                a file catalog operation failed
+    └── InvalidRequest              a request (to-do list) misses what its operations need
 
 :class:`BulkResult` carries the outcome of a bulk call: ``ok`` maps each
 item that succeeded to its value, ``failed`` maps each item that failed to
@@ -49,6 +50,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "DiracError",
+    "InvalidRequest",
     "InvalidTransition",
     "JDLError",
     "NotAuthenticated",
@@ -192,6 +194,11 @@ class ChecksumMismatch(StorageError):
 
 class CatalogError(DiracError):
     """A file catalog operation failed."""
+
+
+class InvalidRequest(DiracError):
+    """A request is malformed: no name or operations, an unknown operation type, a missing
+    attribute its type needs; the message says which operation and file."""
 
 
 K = TypeVar("K", bound=Hashable)

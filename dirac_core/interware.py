@@ -30,6 +30,8 @@ from dirac_core.errors import ConfigError, NotFound, PluginError
 from dirac_core.model.clock import Clock, SystemClock
 from dirac_core.model.identity import Identity
 from dirac_core.plugins.manager import make_plugin_manager
+from dirac_core.rms.failover import RequestFailover
+from dirac_core.rms.store import RequestStore
 from dirac_core.tasks import PeriodicTask, TaskScheduler
 from dirac_core.wms.engine import WorkloadManager
 from dirac_core.wms.pilots import PilotRegistry
@@ -142,6 +144,8 @@ class Interware:
         self.pilots = PilotRegistry(database=database, clock=clock)
         for task in wms_tasks(self.wms):
             self.scheduler.add(task)
+        #: the request store (the to-do list and the failover system)
+        self.requests = RequestStore(database=database, clock=clock)
         #: the storage elements, by name
         self.storage = StorageElements(config)
         #: the file catalogs as one (None when none is configured or its driver is missing)
@@ -222,6 +226,19 @@ class Interware:
             raise NotFound(f"user {user!r} is not in group {group!r}", user=user, group=group)
         chosen = groups[group]
         return Identity(user=user, group=group, vo=chosen.vo, properties=chosen.properties)
+
+    def data_manager(self, identity: Identity, *, job_id: int | None = None) -> DataManager:
+        """A data manager acting as ``identity``: the catalog checks what it may do, and work that
+        cannot be finished now becomes a request of ``identity`` (and ``job_id``).
+
+        Raises ``NotFound`` when this interware has no file catalog.
+        """
+        if self.catalog is None:
+            raise NotFound("this interware has no file catalog (see [resources.catalogs])")
+        failover = RequestFailover(self.requests, owner=identity, job_id=job_id,
+                                   component="JobWrapper" if job_id is not None else "DataManager")
+        return DataManager(catalog=self.catalog.acting_as(identity), storage=self.storage, hooks=self.hooks,
+                           failover=failover)
 
     def add_task(self, task: PeriodicTask) -> None:
         """Schedule a periodic task (run by :meth:`TaskScheduler.run_due`)."""

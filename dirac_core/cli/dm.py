@@ -32,7 +32,6 @@ AsJson = Annotated[bool, typer.Option("--json", help="JSON output, for scripts."
 @contextmanager
 def _engines(local: Path, user: str | None) -> Iterator[tuple[Any, Any]]:
     """``(data manager acting as the user, catalog view)``; errors printed, exit code 1."""
-    from dirac_core.dms.manager import DataManager
     from dirac_core.interware import Interware
 
     try:
@@ -40,8 +39,8 @@ def _engines(local: Path, user: str | None) -> Iterator[tuple[Any, Any]]:
             if iw.dm is None or iw.catalog is None:
                 raise DiracError("this interware has no file catalog (see [resources.catalogs])")
             name = user or next(iter(sorted(iw.config.registry.users)))
-            view = iw.catalog.acting_as(iw.identity(name))
-            yield DataManager(catalog=view, storage=iw.storage, hooks=iw.hooks), view
+            manager = iw.data_manager(iw.identity(name))
+            yield manager, manager.catalog
     except DiracError as exc:
         Console(stderr=True).print(f"[red]error[/red]: {exc}")
         raise typer.Exit(1) from None

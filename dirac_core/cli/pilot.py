@@ -21,11 +21,12 @@ from rich.console import Console
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
 from dirac_core.model.clock import SystemClock
+from dirac_core.pilot.data import interware_transfers
 from dirac_core.pilot.node import NodeInfo, TimeLeft, detect
 from dirac_core.pilot.runtime import Pilot, PilotReport, PilotSettings
 from dirac_core.pilot.services import EmbeddedServices, PilotServices, RemoteServices
 from dirac_core.pilot.watchdog import Limits
-from dirac_core.pilot.wrapper import WrapperSettings
+from dirac_core.pilot.wrapper import DataTransfers, WrapperSettings
 
 __all__ = ["pilot"]
 
@@ -82,7 +83,8 @@ def pilot(*, server: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_SERV
                 me = type(base)(user=base.user, group=base.group, vo=base.vo,
                                 properties=base.properties, pilot_stamp=stamp)
                 settings = PilotSettings(site=site or _only_site(iw.config), vo=me.vo, **common)
-                report = _run(EmbeddedServices(iw, me), settings, node, left)
+                report = _run(EmbeddedServices(iw, me), settings, node, left,
+                              data=interware_transfers(iw, me.vo))
         else:
             from dirac_core.client import RemoteInterware
 
@@ -112,8 +114,9 @@ def _only_site(config: Config) -> str:
     return sites[0]
 
 
-def _run(services: PilotServices, settings: PilotSettings, node: NodeInfo, left: TimeLeft) -> PilotReport:
-    return Pilot(services, settings, node=node, clock=SystemClock(), time_left=left).run()
+def _run(services: PilotServices, settings: PilotSettings, node: NodeInfo, left: TimeLeft, *,
+         data: DataTransfers | None = None) -> PilotReport:
+    return Pilot(services, settings, node=node, clock=SystemClock(), time_left=left, data=data).run()
 
 
 def register(app: typer.Typer) -> None:

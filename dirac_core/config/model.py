@@ -37,10 +37,11 @@ class Config:
         policies = [("defaults", self.operations.defaults),
                     *((f"vos.{vo}", p) for vo, p in self.operations.vos.items())]
         for where, policy in policies:
-            for i, se in enumerate(policy.failover_ses):
-                if se not in ses:
-                    problems.append((f"operations.{where}.failover_ses[{i}]",
-                                     f"unknown storage element {se!r}"))
+            for key in ("output_ses", "failover_ses"):
+                for i, se in enumerate(getattr(policy, key)):
+                    if se not in ses:
+                        problems.append((f"operations.{where}.{key}[{i}]",
+                                         f"unknown storage element {se!r}"))
             for table in ("running_limits", "matching_delays"):
                 for site in sorted(getattr(policy, table).keys() - sites):
                     problems.append((f"operations.{where}.{table}.{site}",

@@ -28,6 +28,7 @@ class VOPolicy:
       value at that site (DIRAC's ``JobScheduling/RunningLimit``).
     - ``matching_delays``: at least that many seconds between two matches of
       such jobs at that site (``JobScheduling/MatchingDelay``).
+    - ``output_ses``: where a job's output data goes when its JDL names no ``OutputSE``.
     - ``failover_ses``: where outputs go when their destination fails.
     - ``default_cpu_time`` / ``max_cpu_time``: a job's CPU time when it gives
       none, and the most it may ask for.
@@ -47,6 +48,8 @@ class VOPolicy:
 
     running_limits: LimitTable = attrs.Factory(dict)
     matching_delays: LimitTable = attrs.Factory(dict)
+    output_ses: tuple[str, ...] = attrs.field(
+        default=(), validator=v.deep_iterable(v.instance_of(str), v.instance_of(tuple)))
     failover_ses: tuple[str, ...] = attrs.field(
         default=(), validator=v.deep_iterable(v.instance_of(str), v.instance_of(tuple)))
     default_cpu_time: int = attrs.field(default=86400, validator=NON_NEGATIVE)

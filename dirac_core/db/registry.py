@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from dirac_core.db.tables import auth, catalog, core, staging, wms
+from dirac_core.db.tables import auth, catalog, core, requests, staging, wms
 
 __all__ = ["all_metadata"]
 
 
 def all_metadata() -> tuple[MetaData, ...]:
     """Every system's ``MetaData``, ``core`` first (later systems may refer to it)."""
-    return (core.metadata, wms.metadata, auth.metadata, catalog.metadata, staging.metadata)
+    return (core.metadata, wms.metadata, auth.metadata, catalog.metadata, staging.metadata,
+            requests.metadata)

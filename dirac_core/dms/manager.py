@@ -85,8 +85,12 @@ class DataManager:
             self._register(entry, se)
         except DiracError as exc:
             if self.failover is not None:
-                record = self.failover("RegisterFile", lfn, se=se, size=stat.size, checksum=checksum,
-                                       guid=entry.guid)
+                try:
+                    record = self.failover("RegisterFile", lfn, se=se, size=stat.size, checksum=checksum,
+                                           guid=entry.guid)
+                except DiracError:
+                    self.storage[se].remove(lfn)  # neither registered nor recorded: no orphan
+                    raise
                 log.warning("%s on %s: registration failed (%s); failover request %s", lfn, se, exc, record)
                 return StoredFile(lfn=lfn, se=se, size=stat.size, checksum=checksum, registered=False,
                                   failover=record)

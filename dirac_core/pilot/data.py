@@ -1,7 +1,10 @@
 """A job's input and output data through a data manager (the job wrapper's ``DataTransfers``).
 
-Outputs are named ``<OutputPath or /vo/user/u/user/job_id>/<file name>`` and stored on the
-job's ``OutputSE`` list in order (default: ``default_ses``); when none of them
+Each job's files move through a data manager acting as the job's owner, whose failover
+recorder makes requests of that job (:meth:`Interware.data_manager
+<dirac_core.interware.Interware.data_manager>` builds such managers). Outputs are named
+``<OutputPath or /vo/user/u/user/job_id>/<file name>`` and stored on the job's ``OutputSE``
+list in order (default: the VO's ``output_ses``); when none of them
 takes a file, it goes to the VO's failover SEs (``failover_ses``), and a ``ReplicateAndRegister``
 to the SE the job asked for is recorded through the data manager's failover recorder, so that
 the request system moves it later. A file no SE takes fails the job's output step.
@@ -10,8 +13,9 @@ the request system moves it later. A file no SE takes fails the job's output ste
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dirac_core.dms.manager import DataManager
 from dirac_core.errors import DiracError, StorageError
@@ -19,7 +23,10 @@ from dirac_core.jdl.description import JobDescription
 from dirac_core.model.lfn import normalize_lfn
 from dirac_core.wms.matcher import MatchedJob
 
-__all__ = ["ManagedTransfers", "output_lfn"]
+if TYPE_CHECKING:
+    from dirac_core.interware import Interware
+
+__all__ = ["ManagedTransfers", "interware_transfers", "output_lfn"]
 
 log = logging.getLogger(__name__)
 
@@ -33,48 +40,68 @@ def output_lfn(matched: MatchedJob, job: JobDescription, name: str) -> str:
 
 
 class ManagedTransfers:
-    """``DataTransfers`` over a :class:`~dirac_core.dms.manager.DataManager`."""
+    """``DataTransfers`` over data managers: ``managers`` gives the one for a job (or is one
+    data manager for every job)."""
 
-    def __init__(self, manager: DataManager, *, default_ses: Sequence[str] = (),
-                 failover_ses: Sequence[str] = ()) -> None:
-        self.manager = manager
+    def __init__(self, managers: DataManager | Callable[[MatchedJob], DataManager], *,
+                 default_ses: Sequence[str] = (), failover_ses: Sequence[str] = ()) -> None:
+        self._managers = managers
         self.default_ses = tuple(default_ses)
         self.failover_ses = tuple(failover_ses)
 
-    def download(self, lfns: Sequence[str], dest: Path) -> None:
+    def manager_for(self, matched: MatchedJob) -> DataManager:
+        """The data manager that moves ``matched``'s files."""
+        return self._managers if isinstance(self._managers, DataManager) else self._managers(matched)
+
+    def download(self, matched: MatchedJob, lfns: Sequence[str], dest: Path) -> None:
         """Fetch every LFN into ``dest`` (the best replica of each, checksum verified)."""
+        manager = self.manager_for(matched)
         for lfn in lfns:
-            self.manager.get_file(lfn, dest)
+            manager.get_file(lfn, dest)
 
     def upload(self, matched: MatchedJob, job: JobDescription, paths: Sequence[Path]) -> list[str]:
         """Store and register each file; ``StorageError`` naming every SE tried when one cannot be."""
         wanted = [se for se in job.output_se if se] or list(self.default_ses)
         if not wanted and not self.failover_ses:
             raise StorageError("no OutputSE given and the VO has no default or failover SE")
+        manager = self.manager_for(matched)
         stored = []
         for path in paths:
             lfn = output_lfn(matched, job, path.name)
-            stored.append(self._store(lfn, path, wanted))
+            stored.append(self._store(manager, lfn, path, wanted))
         return stored
 
-    def _store(self, lfn: str, path: Path, wanted: Sequence[str]) -> str:
+    def _store(self, manager: DataManager, lfn: str, path: Path, wanted: Sequence[str]) -> str:
         tried: list[str] = []
         for se in wanted:
             try:
-                self.manager.put_and_register(lfn, path, se)
+                manager.put_and_register(lfn, path, se)
                 return lfn
             except DiracError as exc:
                 tried.append(f"{se}: {exc}")
         for se in self.failover_ses:
             try:
-                self.manager.put_and_register(lfn, path, se)
+                manager.put_and_register(lfn, path, se)
             except DiracError as exc:
                 tried.append(f"{se} (failover): {exc}")
                 continue
-            if wanted and self.manager.failover is not None:
-                record = self.manager.failover("ReplicateAndRegister", lfn, source=se, target=wanted[0],
+            if wanted and manager.failover is not None:
+                record = manager.failover("ReplicateAndRegister", lfn, source=se, target=wanted[0],
                                                remove_source=True)
                 log.warning("%s went to failover SE %s; request %s moves it to %s", lfn, se, record,
                             wanted[0])
             return lfn
         raise StorageError(f"{path.name} could not be stored: " + "; ".join(tried), lfn=lfn)
+
+
+def interware_transfers(iw: Interware, vo: str) -> ManagedTransfers | None:
+    """The transfers of a pilot running inside ``iw`` for ``vo``: each job's files moved as its
+    owner, failover requests made for the job, SEs from the VO's policy. None without a catalog."""
+    if iw.catalog is None:
+        return None
+    policy = iw.config.operations.policy(vo)
+
+    def manager(matched: MatchedJob) -> DataManager:
+        return iw.data_manager(iw.identity(matched.owner, matched.owner_group), job_id=matched.job_id)
+
+    return ManagedTransfers(manager, default_ses=policy.output_ses, failover_ses=policy.failover_ses)

@@ -43,7 +43,7 @@ _SOURCE = "JobWrapper"
 class DataTransfers(Protocol):
     """Input and output data (the data manager of the data-management issue plugs in here)."""
 
-    def download(self, lfns: Sequence[str], dest: Path) -> None:
+    def download(self, matched: MatchedJob, lfns: Sequence[str], dest: Path) -> None:
         """Fetch these files into ``dest``; raise ``DiracError`` when one cannot be had."""
 
     def upload(self, matched: MatchedJob, job: JobDescription, paths: Sequence[Path]) -> list[str]:
@@ -141,7 +141,7 @@ class JobWrapper:
         try:
             job = JobDescription.from_jdl(matched.jdl)
             self._report(job_id, JobStatus.RUNNING, "Job Initialization")
-            self._inputs(job_id, job, work)
+            self._inputs(matched, job, work)
             code, killed = self._execute(job_id, job, work)
             if killed == "Kill":
                 return JobOutcome(job_id=job_id, status=JobStatus.KILLED, minor_status="Killed",
@@ -174,7 +174,8 @@ class JobWrapper:
         return JobOutcome(job_id=job_id, status=JobStatus.FAILED, minor_status=minor, exit_code=code,
                           output_sandbox=sandbox)
 
-    def _inputs(self, job_id: int, job: JobDescription, work: Path) -> None:
+    def _inputs(self, matched: MatchedJob, job: JobDescription, work: Path) -> None:
+        job_id = matched.job_id
         sandboxes = [item for item in job.input_sandbox if item.startswith("SB:")]
         lfns = [item[4:] for item in job.input_sandbox if item.upper().startswith("LFN:")]
         if sandboxes:
@@ -190,7 +191,7 @@ class JobWrapper:
             if self.data is None:
                 raise _Failed("Input Data Resolution", "no data manager on this pilot")
             try:
-                self.data.download(wanted, work)
+                self.data.download(matched, wanted, work)
             except DiracError as exc:
                 raise _Failed("Input Data Resolution", str(exc)[:255]) from exc
 

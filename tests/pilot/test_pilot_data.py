@@ -13,7 +13,7 @@ from dirac_core.dms.manager import DataManager
 from dirac_core.dms.storage_element import StorageElements
 from dirac_core.interware import EMBEDDED_CONFIG, Interware
 from dirac_core.jdl.description import JobDescription
-from dirac_core.pilot.data import ManagedTransfers, output_lfn
+from dirac_core.pilot.data import ManagedTransfers, interware_transfers, output_lfn
 from dirac_core.testing.memory import MemoryCatalog
 from dirac_core.wms.matcher import MatchedJob
 
@@ -89,7 +89,8 @@ def test_input_data_is_downloaded_from_the_catalog(iw: Interware, tmp_path: Path
     source = tmp_path / "in.dat"
     source.write_text("input\n")
     dm.put_and_register("/demo/data/in.dat", source, "SE-FAILOVER")
-    ManagedTransfers(dm).download(["/demo/data/in.dat"], tmp_path / "job")
+    matched = MatchedJob(job_id=3, jdl="", owner="alice", owner_group="demo_user", vo="demo", task_queue=1)
+    ManagedTransfers(dm).download(matched, ["/demo/data/in.dat"], tmp_path / "job")
     assert (tmp_path / "job" / "in.dat").read_text() == "input\n"
 
 
@@ -98,3 +99,26 @@ def test_output_lfns_follow_the_output_path_or_the_users_folder() -> None:
     assert output_lfn(matched, JobDescription(executable="x"), "a.root") == "/demo/user/a/alice/12/a.root"
     job = JobDescription(executable="x", output_path="LFN:/demo/prod/run1")
     assert output_lfn(matched, job, "a.root") == "/demo/prod/run1/a.root"
+
+
+def test_an_embedded_pilot_moves_outputs_as_the_owner_and_stores_the_failover_request(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "dirac.toml").write_text(EMBEDDED_CONFIG.format(root=site.as_posix()) + GRID_SES
+                                     + '\n[operations.defaults]\nfailover_ses = ["SE-FAILOVER"]\n')
+    with Interware.embedded(site) as iw:
+        [job] = iw.wms.submit('[Executable = "/bin/sh"; Arguments = "-c \'echo r > out.dat\'";'
+                              ' OutputData = {"out.dat"}; OutputSE = {"SE-OUT"};]', iw.identity("alice"))
+        pilot = make_pilot(iw, tmp_path / "work")
+        pilot.data = interware_transfers(iw, "demo")
+        [outcome] = pilot.run().outcomes
+        assert outcome.status == "Done", outcome
+        lfn = f"/demo/user/a/alice/{job.job_id}/out.dat"
+        assert iw.catalog is not None and iw.catalog.get_replicas([lfn]).ok[lfn] == {"SE-FAILOVER"}
+        [request_id] = iw.requests.for_jobs([job.job_id])[job.job_id]
+        request = iw.requests.get([request_id]).ok[request_id]
+        assert (request.owner, request.owner_group, request.source) == ("alice", "demo_user", "JobWrapper")
+        assert [(op.type, op.source_se, op.target_se, [f.lfn for f in op.files])
+                for op in request.operations] == [
+            ("ReplicateAndRegister", ("SE-FAILOVER",), ("SE-OUT",), [lfn]),
+            ("RemoveReplica", (), ("SE-FAILOVER",), [lfn])]
