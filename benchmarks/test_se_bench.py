@@ -8,6 +8,10 @@ so both see the same page cache and disk. Each test prints the best rate of
 each and their ratio; the target is at least 80 % of ``xrdcp``. ``xrdcp``
 checks no checksum by default while the driver verifies adler32 end to end,
 so the upload also prints ``xrdcp --cksum adler32`` for a like-for-like figure.
+
+The replication test makes a replica of the file between two ``root`` SEs of
+the server as the data manager does: by third-party copy (the server pulls
+it), and through a scratch file (download, then upload), and prints both.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from dirac_core.checksums import adler32_file
+from dirac_core.config import load_config
+from dirac_core.dms.storage_element import StorageElements
+from dirac_core.dms.transfer import TransferMethod, replicate
+from dirac_core.plugins.catalog import FileEntry
 from dirac_core.testing._daemons import ComponentUnavailable, require_binaries
 from dirac_core.testing.databases import skip_or_fail
 from dirac_core.testing.xrootd import XRootDServer, xrootd_server
@@ -111,3 +120,60 @@ def test_download_rate(benchmark: BenchmarkFixture, server: XRootDServer, big_fi
     _report(benchmark, "download", ours, {"xrdcp": plain})
     for name in ("ours.bin", "xrdcp.bin"):
         (tmp_path / name).unlink()
+
+
+_TWO_SES = """
+[resources.storage_elements.SE-ONE]
+name = "SE-ONE"
+[[resources.storage_elements.SE-ONE.protocols]]
+type = "root"
+host = "{host}"
+port = {port}
+path = "/bench/one"
+
+[resources.storage_elements.SE-TWO]
+name = "SE-TWO"
+[[resources.storage_elements.SE-TWO.protocols]]
+type = "root"
+host = "{host}"
+port = {port}
+path = "/bench/two"
+"""
+
+
+def test_replicate_third_party_against_download_and_upload(benchmark: BenchmarkFixture, server: XRootDServer,
+                                                           big_file: Path, tmp_path: Path) -> None:
+    if not server.third_party_copy:
+        skip_or_fail("the XRootD server has no third-party copy (xrdcp missing)")
+    config = load_config(_TWO_SES.format(host=server.host, port=server.root_port), format="toml")
+    storage = StorageElements(config)
+    source, target = storage["SE-ONE"], storage["SE-TWO"]
+    lfn = "/vo/bench/replica.bin"
+    entry = FileEntry(lfn=lfn, size=big_file.stat().st_size, checksum=adler32_file(big_file))
+    source.put(big_file, lfn, checksum=entry.checksum)
+    third_party: list[float] = []
+    through_scratch: list[float] = []
+
+    def download_upload() -> None:
+        scratch = tmp_path / "scratch.bin"
+        source.get(lfn, scratch, checksum=entry.checksum)
+        target.put(scratch, lfn, checksum=entry.checksum)
+        scratch.unlink()
+
+    def scratch_round() -> None:
+        target.remove(lfn)
+        _timed(download_upload, through_scratch)
+        target.remove(lfn)
+
+    def tpc() -> None:
+        done = replicate(storage, entry, ["SE-ONE"], "SE-TWO", why=[])
+        assert done.method is TransferMethod.THIRD_PARTY
+
+    benchmark.pedantic(lambda: _timed(tpc, third_party), setup=scratch_round, rounds=ROUNDS, iterations=1)
+    assert target.stat(lfn).checksum == entry.checksum
+    storage.close()
+    rates = {"third-party": SIZE_MB / min(third_party), "download+upload": SIZE_MB / min(through_scratch)}
+    benchmark.extra_info.update(size_mib=SIZE_MB, **{f"{k}_mib_s": round(v, 1) for k, v in rates.items()})
+    print(f"\nreplica of {SIZE_MB} MiB between two root SEs, best of {len(third_party)}: third-party copy "
+          f"{min(third_party):.2f} s ({rates['third-party']:,.0f} MiB/s); download+upload "
+          f"{min(through_scratch):.2f} s ({rates['download+upload']:,.0f} MiB/s)")

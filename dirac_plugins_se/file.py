@@ -22,6 +22,11 @@ refused instead of served. A file without the attribute (placed by other
 means) gets its checksum computed on first ``stat`` or ``get`` and recorded
 then. Where the file system has no user extended attributes, checksums are
 computed on every ``stat`` and ``get`` cannot detect such changes.
+
+Copies between storages (:class:`~dirac_core.plugins.storage.ThirdPartyCopy`):
+a ``file://`` source is a file on this machine, so :meth:`FileStorage.copy_from`
+copies it straight into place as ``put`` does (checksummed, read back,
+renamed over the target): a *local* server-side copy, with no scratch file.
 """
 
 from __future__ import annotations
@@ -159,6 +164,30 @@ class FileStorage(StorageProtocol):
             except OSError as exc:
                 raise self._error("write", url, exc) from exc
         return FileStat(size=size, checksum=checksum)
+
+    def can_copy_from(self, source_url: str) -> bool:
+        """Whether ``source_url`` is a file of this machine (``file:///...``)."""
+        return source_url.startswith("file:///")
+
+    def copy_from(self, source_url: str, path: str) -> FileStat:
+        """Copy the local file at ``source_url`` to ``path`` as :meth:`put` does.
+
+        Raises :class:`NotFound` when the source does not exist and :class:`StorageError` for a
+        source that is not a ``file://`` URL of a regular file, or any failure of :meth:`put`.
+        """
+        if not self.can_copy_from(source_url):
+            raise StorageError(f"cannot copy {source_url} to {self.url(path)}: not a file:// URL",
+                               url=self.url(path), source=source_url)
+        source = Path(source_url.removeprefix("file://"))
+        try:
+            is_file = stat_mode.S_ISREG(source.stat().st_mode)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise NotFound(f"no file {source_url}", url=source_url) from exc
+        except OSError as exc:
+            raise self._error("read", source_url, exc) from exc
+        if not is_file:
+            raise StorageError(f"cannot copy {source_url}: not a regular file", url=source_url)
+        return self.put(source, path)
 
     def get(self, path: str, destination: Path) -> FileStat:
         """Copy ``path`` into the local file ``destination`` (replaced atomically).

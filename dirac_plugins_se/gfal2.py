@@ -25,7 +25,18 @@ attribute is read and written on the local file directly: gfal2's Python
 bindings append a NUL to the values they write and read values stored
 without one past their end.
 
-A gfal2 context is made per thread on first use and freed by :meth:`close`.
+Copies between storages (:class:`~dirac_core.plugins.storage.ThirdPartyCopy`):
+:meth:`Gfal2Storage.copy_from` has gfal2 copy a source URL straight to this
+storage, server to server: ``root://`` to ``root://`` as an XRootD
+third-party copy, ``https``/``davs`` to ``https``/``davs`` as an HTTP
+third-party copy (pull; gfal2's streamed fallback is switched off, so the
+bytes never pass through this process), ``file://`` to ``file://`` as a copy
+on this machine. gfal2 compares the adler32 of both ends. No credential is
+delegated for HTTP copies (``Credential: none``; XrdHttp refuses gridsite
+delegation) unless ``tpc_delegation`` is set.
+
+A gfal2 context is made per thread on first use (one more for third-party
+copies) and freed by :meth:`close`.
 Errors: gfal2's ``GError`` becomes :class:`~dirac_core.errors.NotFound`
 (``ENOENT``) or :class:`~dirac_core.errors.StorageError` carrying ``url``
 and ``errno``; a refused or timed-out connection says the endpoint is
@@ -40,6 +51,7 @@ endpoint that does not answer (``XRD_CONNECTIONWINDOW`` and
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat as stat_mode
@@ -67,6 +79,13 @@ ContextOption = str | int | bool | Sequence[str]
 _UNREACHABLE = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT,
                           errno.EHOSTDOWN, errno.ECOMM})
 _NO_CHECKSUM = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EPROTONOSUPPORT})
+#: The source schemes a third-party copy to each scheme can read.
+_TPC_SOURCES = {"root": ("root", "xroot"), "xroot": ("root", "xroot"), "davs": ("davs", "https"),
+                "https": ("davs", "https"), "file": ("file",)}
+#: gfal2 settings of the context that makes third-party copies: never stream through this process.
+_TPC_OPTIONS = {("HTTP PLUGIN", "ENABLE_STREAM_COPY"): False,
+                ("HTTP PLUGIN", "ENABLE_FALLBACK_TPC_COPY"): False}
+_HEADERS = ("HTTP PLUGIN", "HEADERS")
 #: Protocols whose absolute paths follow a double slash (``root://host//data``).
 _DOUBLE_SLASH = frozenset({"root", "roots", "xroot", "xroots"})
 
@@ -96,12 +115,13 @@ class Gfal2Storage(StorageProtocol):
     ``{("X509", "CERT"): "/path/usercert.pem", ("X509", "KEY"): "/path/userkey.pem"}``;
     each value a string, boolean, integer or list of strings. ``search_dirs``
     are the folders where the gfal2 extension is looked for when ``import
-    gfal2`` fails.
+    gfal2`` fails. ``tpc_delegation`` lets gfal2 delegate an X.509 proxy to
+    the server of an HTTP third-party copy (``Credential: gridsite``).
     """
 
     def __init__(self, *, base_url: str, checksum_xattr: str | None = None, transfer_timeout: int = 3600,
                  context_options: Mapping[tuple[str, str], ContextOption] | None = None,
-                 search_dirs: Sequence[str] = SYSTEM_DIRS) -> None:
+                 search_dirs: Sequence[str] = SYSTEM_DIRS, tpc_delegation: bool = False) -> None:
         """Raises ``ValueError`` for a base URL without scheme, a non-positive timeout, or
         ``checksum_xattr`` with another scheme than ``file``."""
         protocol = urlsplit(base_url).scheme
@@ -117,6 +137,7 @@ class Gfal2Storage(StorageProtocol):
         self.transfer_timeout = transfer_timeout
         self.context_options = dict(context_options or {})
         self.search_dirs = tuple(search_dirs)
+        self.tpc_delegation = tpc_delegation
         self._local = threading.local()
         self._contexts: list[Any] = []
         self._lock = threading.Lock()
@@ -134,8 +155,8 @@ class Gfal2Storage(StorageProtocol):
 
         The base URL is ``<protocol>://<host>[:<port>]<path>`` (``//<path>``
         for XRootD; ``<wsurl>?SFN=<path>`` when ``wsurl`` is set, for SRM).
-        Options: ``checksum_xattr`` (a name; ``file`` only) and ``transfer_timeout``
-        (seconds). Raises :class:`PluginError` for another kind of section
+        Options: ``checksum_xattr`` (a name; ``file`` only), ``transfer_timeout``
+        (seconds) and ``tpc_delegation`` (a boolean). Raises :class:`PluginError` for another kind of section
         and :class:`ConfigError` for a bad option.
         """
         if not isinstance(section, Gfal2Protocol):
@@ -153,8 +174,11 @@ class Gfal2Storage(StorageProtocol):
         if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
             problems.append(("options.transfer_timeout", f"expected a positive integer, got {timeout!r}"))
             timeout = 1
-        problems.extend((f"options.{key}", "unknown option of a gfal2 protocol")
-                        for key in sorted(set(section.options) - {"checksum_xattr", "transfer_timeout"}))
+        delegation = section.options.get("tpc_delegation", False)
+        if not isinstance(delegation, bool):
+            problems.append(("options.tpc_delegation", f"expected a boolean, got {delegation!r}"))
+        problems.extend((f"options.{key}", "unknown option of a gfal2 protocol") for key in sorted(
+            set(section.options) - {"checksum_xattr", "transfer_timeout", "tpc_delegation"}))
         if problems:
             raise ConfigError(problems)
         netloc = section.host + (f":{section.port}" if section.port else "")
@@ -165,18 +189,21 @@ class Gfal2Storage(StorageProtocol):
             base = f"{section.protocol}://{netloc}/{path}"
         else:
             base = f"{section.protocol}://{netloc}{path}"
-        return cls(base_url=base, checksum_xattr=xattr or None, transfer_timeout=timeout)
+        return cls(base_url=base, checksum_xattr=xattr or None, transfer_timeout=timeout,
+                   tpc_delegation=delegation is True)
 
     # -- backend -----------------------------------------------------------------
 
     def _gfal2(self) -> ModuleType:
         return import_gfal2(self.search_dirs)
 
-    def _context(self) -> Any:
-        context = getattr(self._local, "context", None)
+    def _context(self, *, tpc: bool = False) -> Any:
+        """This thread's gfal2 context (``tpc``: the one that makes third-party copies)."""
+        name = "tpc_context" if tpc else "context"
+        context = getattr(self._local, name, None)
         if context is None:
             context = self._gfal2().creat_context()
-            for (group, key), value in self.context_options.items():
+            for (group, key), value in (self._tpc_options() if tpc else self.context_options).items():
                 if isinstance(value, bool):
                     context.set_opt_boolean(group, key, value)
                 elif isinstance(value, int):
@@ -185,10 +212,19 @@ class Gfal2Storage(StorageProtocol):
                     context.set_opt_string(group, key, value)
                 else:
                     context.set_opt_string_list(group, key, list(value))
-            self._local.context = context
+            setattr(self._local, name, context)
             with self._lock:
                 self._contexts.append(context)
         return context
+
+    def _tpc_options(self) -> dict[tuple[str, str], ContextOption]:
+        """The settings of the third-party copy context: ours over the configured ones."""
+        options = {**self.context_options, **_TPC_OPTIONS}
+        if not self.tpc_delegation:
+            given = options.get(_HEADERS, ())
+            headers = [given] if isinstance(given, str) else given if isinstance(given, Sequence) else []
+            options[_HEADERS] = [*headers, "Credential: none"]
+        return options
 
     def close(self) -> None:
         """Free every gfal2 context this driver made; later calls make new ones."""
@@ -253,9 +289,9 @@ class Gfal2Storage(StorageProtocol):
             raise StorageError(f"cannot read the checksum of {url}: {exc.strerror or exc}",
                                url=url, errno=exc.errno) from exc
 
-    def _transfer_parameters(self, checksum: str | None) -> Any:
+    def _transfer_parameters(self, checksum: str | None, context: Any = None) -> Any:
         """Copy settings: overwrite, create parents, and verify the copy against ``checksum`` if given."""
-        params = self._context().transfer_parameters()
+        params = (context or self._context()).transfer_parameters()
         params.overwrite = True
         params.create_parent = True
         params.timeout = self.transfer_timeout
@@ -301,13 +337,57 @@ class Gfal2Storage(StorageProtocol):
             self.remove(path)
             raise ChecksumMismatch(f"the copy stored at {url} does not have the source's adler32 {checksum}: "
                                    f"{exc}", url=url, expected=checksum) from exc
-        if self.checksum_xattr is not None:
-            try:
-                write_checksum_xattr(_local_path(url), self.checksum_xattr, checksum, strict=True)
-            except OSError as exc:
-                raise StorageError(f"cannot record the checksum of {url}: {exc.strerror or exc}",
-                                   url=url, errno=exc.errno) from exc
+        self._record(url, checksum)
         return FileStat(size=size, checksum=checksum)
+
+    def _record(self, url: str, checksum: str) -> None:
+        """Keep ``checksum`` in ``checksum_xattr`` of the local file behind ``url`` (if one is set)."""
+        if self.checksum_xattr is None:
+            return
+        try:
+            write_checksum_xattr(_local_path(url), self.checksum_xattr, checksum, strict=True)
+        except OSError as exc:
+            raise StorageError(f"cannot record the checksum of {url}: {exc.strerror or exc}",
+                               url=url, errno=exc.errno) from exc
+
+    def can_copy_from(self, source_url: str) -> bool:
+        """Whether gfal2 copies ``source_url`` here server to server (see the module documentation)."""
+        return urlsplit(source_url).scheme in _TPC_SOURCES.get(self.protocol, ())
+
+    def copy_from(self, source_url: str, path: str) -> FileStat:
+        """Copy ``source_url`` to ``path`` server to server (parents made, an old copy replaced).
+
+        gfal2 compares the adler32 of source and copy. Raises :class:`NotFound` when the source
+        does not exist, :class:`ChecksumMismatch` when the checksums differ and
+        :class:`StorageError` for a source it cannot copy from or a failed copy; a failure leaves
+        nothing at ``path``.
+        """
+        path = checked_path(path)
+        url = self.url(path)
+        if path == "/" or not self.can_copy_from(source_url):
+            raise StorageError(f"gfal2 cannot copy {source_url} to {url} server to server", url=url)
+        context = self._context(tpc=True)
+        self._call("create the parent directories of", url, context.mkdir_rec,
+                   self.url(path.rsplit("/", 1)[0] or "/"), 0o755)
+        self.remove(path)
+        params = self._transfer_parameters(None, context)
+        params.set_checksum(self._gfal2().checksum_mode.both, "ADLER32", "")
+        try:
+            self._call(f"copy {source_url} to", url, context.filecopy, params, source_url, url)
+        except (StorageError, NotFound) as exc:
+            with contextlib.suppress(StorageError):
+                self.remove(path)
+            if _is_checksum_mismatch(exc):
+                raise ChecksumMismatch(f"the copy of {source_url} at {url} differs from it: {exc}",
+                                       url=url) from exc
+            if isinstance(exc, NotFound) or "status code 404" in str(exc):
+                raise NotFound(f"no file {source_url} to copy to {url}: {exc}", url=source_url) from exc
+            raise
+        info = self._call("stat", url, context.stat, url)
+        checksum = self._reference_checksum(context, url)
+        if checksum is not None:
+            self._record(url, checksum)
+        return FileStat(size=int(info.st_size), checksum=checksum)
 
     def get(self, path: str, destination: Path) -> FileStat:
         """Copy ``path`` into the local file ``destination``, verified against the storage's adler32.

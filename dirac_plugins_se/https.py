@@ -22,6 +22,10 @@ only). On a mismatch the bad copy is removed and
 ``actual``) is raised; a failed download leaves the local destination as it
 was.
 
+Third-party copy (HTTP-TPC, :class:`~dirac_core.plugins.storage.ThirdPartyCopy`):
+``copy_from`` sends a WebDAV ``COPY`` with a ``Source`` header and the server
+pulls the file from the source (XrdHttp with ``libXrdHttpTPC``, dCache, StoRM).
+
 ``digest=False`` never sends ``Want-Digest``: for servers that mishandle
 it. XrdHttp computes a checksum it has not cached yet asynchronously, which
 its HTTP/1 front end handles badly (with 5.5: hangs, spurious 404s, and
@@ -50,7 +54,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import attrs
 import httpx
@@ -60,7 +64,16 @@ from dirac_core.errors import ChecksumMismatch, ConfigError, NotFound, PluginErr
 from dirac_core.plugins.storage import FileStat, StorageProtocol
 from dirac_plugins_se._http_auth import BearerToken, tls_context, tls_failure
 from dirac_plugins_se._path_rules import checked_path, join_under
-from dirac_plugins_se._webdav import PROPFIND_BODY, WANT_DIGEST, DavEntry, parse_digest, parse_multistatus
+from dirac_plugins_se._webdav import (
+    PROPFIND_BODY,
+    TPC_HEADERS,
+    WANT_DIGEST,
+    DavEntry,
+    mkcol_ancestors,
+    parse_digest,
+    parse_multistatus,
+    tpc_outcome,
+)
 
 __all__ = ["DavsStorage", "HttpsStorage", "parse_digest"]
 
@@ -267,6 +280,14 @@ class HttpsStorage(StorageProtocol):
     def _make_parents(self, remote: str, url: str) -> None:
         """Nothing: plain HTTPS servers create the parents of a ``PUT`` themselves."""
 
+    def _mkcol_parents(self, remote: str, url: str) -> None:
+        """``MKCOL`` the missing ancestors of ``remote``; :class:`StorageError` when one is refused."""
+        refused = mkcol_ancestors(
+            lambda folder: self._request("MKCOL", folder, action="create the parent of", url=url), remote)
+        if refused is not None:
+            folder, response = refused
+            raise self._status_error(response, f"create the directory {folder} for", url, not_found=False)
+
     def put(self, source: Path, path: str) -> FileStat:
         """Stream the local ``source`` to ``path`` with ``PUT``, replacing (first deleting) an old copy.
 
@@ -413,6 +434,55 @@ class HttpsStorage(StorageProtocol):
                                    url=url, expected=length, actual=str(size))
         return FileStat(size=size, checksum=received)
 
+    # -- third-party copy (HTTP-TPC, pull mode) ---------------------------------------------
+
+    def can_copy_from(self, source_url: str) -> bool:
+        """Whether ``source_url`` is an ``https://`` or ``davs://`` URL (the server pulls it)."""
+        return source_url.startswith(("https://", "davs://"))
+
+    def copy_from(self, source_url: str, path: str) -> FileStat:
+        """HTTP third-party copy: a WebDAV ``COPY`` of ``path`` with ``Source: <source_url>``.
+
+        The server fetches the source itself and streams progress markers; the answer's last line
+        says ``success`` or ``failure: <why>``. No credential is delegated (``Credential: none``):
+        the server reads the source as itself. Parents are made with ``MKCOL``, an old copy is
+        deleted first. Returns the copy's size and the server's adler32 (None without ``digest``
+        or a ``Digest`` answer). Raises :class:`NotFound` when the source is missing and
+        :class:`StorageError` when the server refuses or the copy fails (nothing left at ``path``).
+        """
+        remote, url = self._remote(path), self.url(path)
+        if not self.can_copy_from(source_url):
+            raise StorageError(f"cannot copy {source_url} to {url}: not an https or davs URL", url=url)
+        self._clear_for_upload(remote, url)
+        self._mkcol_parents(remote, url)
+        try:
+            self._pull(remote, url, source_url)
+        except (StorageError, NotFound):
+            with contextlib.suppress(StorageError):
+                self._delete(remote, url)
+            raise
+        return FileStat(size=self._stat_propfind(remote, url).size,
+                        checksum=self._server_checksum(remote, url))
+
+    def _pull(self, remote: str, url: str, source_url: str) -> None:
+        """Send the ``COPY`` and read its answer to the end; raise unless it ends in ``success``."""
+        parts = urlsplit(source_url)  # our URLs are not quoted (see url()); the header must be
+        headers = {**TPC_HEADERS, "Source": f"https://{parts.netloc}{quote(parts.path)}"}
+        try:
+            with self._client.stream("COPY", self._wire(remote), headers=headers) as response:
+                if response.status_code not in (201, 202):
+                    response.read()
+                    raise self._status_error(response, f"copy {source_url} to", url, not_found=False)
+                outcome = tpc_outcome(response.iter_lines())
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, f"copy {source_url} to", url) from exc
+        if outcome.lower().startswith("success"):
+            return
+        if "status code 404" in outcome:
+            raise NotFound(f"no file {source_url} to copy to {url}: {outcome}", url=source_url)
+        raise StorageError(f"third-party copy of {source_url} to {url} failed: "
+                           f"{outcome or 'the answer ended without saying how'}", url=url, source=source_url)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
@@ -425,25 +495,5 @@ class DavsStorage(HttpsStorage):
     section_type: ClassVar[type[ProtocolSection]] = DavsProtocol
 
     def _make_parents(self, remote: str, url: str) -> None:
-        """``MKCOL`` the missing ancestors of ``remote``, asking from the nearest one upwards.
-
-        201 means created and 405 means it exists; 409 means its own parent
-        is missing. Raises :class:`StorageError` for any other answer.
-        """
-        missing: list[str] = []
-        parent = remote.rsplit("/", 1)[0]
-        while parent:
-            response = self._request("MKCOL", parent, action="create the parent of", url=url)
-            if response.status_code == 409:
-                missing.append(parent)
-                parent = parent.rsplit("/", 1)[0]
-                continue
-            if response.status_code not in (201, 405):
-                raise self._status_error(response, f"create the directory {parent} for", url,
-                                         not_found=False)
-            break
-        for directory in reversed(missing):
-            response = self._request("MKCOL", directory, action="create the parent of", url=url)
-            if response.status_code not in (201, 405):
-                raise self._status_error(response, f"create the directory {directory} for", url,
-                                         not_found=False)
+        """``MKCOL`` the missing ancestors of ``remote`` (WebDAV servers do not create them)."""
+        self._mkcol_parents(remote, url)

@@ -18,6 +18,9 @@ and :class:`~dirac_core.errors.ChecksumMismatch` is raised, carrying
 with one request in flight while the previous piece is checksummed and
 written, which keeps them at or above ``xrdcp``'s rate (benchmarks/).
 
+It is a :class:`~dirac_core.plugins.storage.ThirdPartyCopy`: ``copy_from`` has
+this server pull a ``root://`` source itself (see :mod:`dirac_plugins_se._root_tpc`).
+
 It is :class:`~dirac_core.plugins.storage.Stageable`: ``is_online`` reads the
 server's offline flag and ``prepare`` sends an XRootD prestage request, for
 tape-backed endpoints (CTA, EOS with a tape back end, dCache's xroot door).
@@ -51,13 +54,12 @@ from dirac_core.plugins.groups import PluginGroup
 from dirac_core.plugins.loading import import_backend
 from dirac_core.plugins.storage import FileStat, StorageProtocol
 from dirac_plugins_se._path_rules import checked_path, join_under
+from dirac_plugins_se._root_tpc import XRD_NOT_FOUND, third_party_copy
 
 __all__ = ["RootStorage"]
 
 log = logging.getLogger(__name__)
 
-#: XRootD's kXR_NotFound: the server answered that the path does not exist.
-_XRD_NOT_FOUND = 3011
 #: XrdCl's errErrorResponse: the status carries an answer of the server (not a client-side failure).
 _XRD_SERVER_ANSWER = 400
 _CHUNK = 16 << 20
@@ -179,7 +181,7 @@ class RootStorage(StorageProtocol):
         """The exception for a failed XRootD ``status``: NotFound, unreachable or a StorageError."""
         message = " ".join(str(status.message).split()).removeprefix("[ERROR] ")
         message = message.removeprefix("Server responded with an error: ")
-        if status.errno == _XRD_NOT_FOUND:
+        if status.errno == XRD_NOT_FOUND:
             return NotFound(f"no such file {url}", url=url)
         if status.code != _XRD_SERVER_ANSWER:
             why = self._probe()
@@ -315,7 +317,7 @@ class RootStorage(StorageProtocol):
         backend, fs = self._connect(url)
         status, info = fs.stat(self._remote(path), timeout=self.timeout)
         if not status.ok:
-            if status.errno == _XRD_NOT_FOUND:
+            if status.errno == XRD_NOT_FOUND:
                 return
             raise self._error(status, "stat", url)
         if int(info.flags) & int(backend.flags.StatInfoFlags.IS_DIR):
@@ -445,6 +447,28 @@ class RootStorage(StorageProtocol):
         _, fs = self._connect(url)
         listing = self._checked(fs.dirlist(self._remote(path), timeout=self.timeout), "list", url)
         return sorted(str(entry.name) for entry in listing)
+
+    def can_copy_from(self, source_url: str) -> bool:
+        """Whether ``source_url`` is an XRootD URL (``root://`` or ``xroot://``)."""
+        return source_url.startswith(("root://", "xroot://"))
+
+    def copy_from(self, source_url: str, path: str) -> FileStat:
+        """Third-party copy of ``source_url`` to ``path`` (parents made, an old copy replaced).
+
+        Raises :class:`NotFound` for a missing source, :class:`ChecksumMismatch` (copy removed)
+        when the adler32 of the servers differ, :class:`StorageError` when a server refuses (no
+        ``ofs.tpc``, say) or the copy fails (nothing left at ``path``).
+        """
+        url = self.url(path)
+        if not self.can_copy_from(source_url):
+            raise StorageError(f"cannot copy {source_url} to {url}: not an XRootD URL", url=url)
+        backend, _ = self._connect(url)
+        self._clear_for_upload(path, url)
+        result = third_party_copy(backend.client.CopyProcess(), source_url, url, timeout=self.timeout)
+        if not result.status.ok:
+            self._remove_quietly(path)
+            raise result.error(source_url, url)
+        return FileStat(size=result.size, checksum=result.target_checksum)
 
     def is_online(self, path: str) -> bool:
         """Whether ``path`` can be read now: the server does not flag it offline (only on tape).

@@ -18,6 +18,15 @@ against it (:class:`~dirac_core.errors.ChecksumMismatch`, no partial file
 left). Objects written by other tools, without the metadata, are
 downloaded unverified and ``stat`` reports no checksum for them.
 
+Server-side copies (:class:`~dirac_core.plugins.storage.ThirdPartyCopy`):
+:meth:`S3Storage.copy_from` copies an object of its own bucket with S3's
+``CopyObject`` (``UploadPartCopy`` from ``multipart_threshold`` bytes on),
+so the bytes never leave the S3 service; the adler32 metadata goes with them
+and the copy's size and checksum are checked afterwards. An ``s3://`` URL
+does not name its endpoint, so only URLs of the driver's own bucket (as
+between SEs sharing a bucket under different prefixes) are taken to be on
+the same endpoint; objects of other buckets are not copied server-side.
+
 boto3 is imported on first use: this module imports without it and a
 missing boto3 raises :class:`~dirac_core.errors.PluginUnavailable` naming
 the ``s3`` extra. Every botocore error becomes a
@@ -288,6 +297,45 @@ class S3Storage(StorageProtocol):
             finally:
                 body.close()
         return FileStat(size=size, checksum=checksum)
+
+    def can_copy_from(self, source_url: str) -> bool:
+        """Whether ``source_url`` names an object of this driver's bucket (``s3://<bucket>/<key>``)."""
+        bucket, _, key = source_url.removeprefix("s3://").partition("/")
+        return source_url.startswith("s3://") and bucket == self.bucket and bool(key)
+
+    def copy_from(self, source_url: str, path: str) -> FileStat:
+        """Copy the object at ``source_url`` (of this bucket) to ``path`` inside the S3 service.
+
+        The source's adler32 metadata is given to the copy. Raises :class:`NotFound` when the
+        source does not exist, :class:`ChecksumMismatch` (after removing the copy) when the copy's
+        size or checksum differs from the source's, :class:`StorageError` for a URL of another
+        bucket or any failure.
+        """
+        key, url = self._key(path), self.url(path)
+        if not key or not self.can_copy_from(source_url):
+            raise StorageError(f"cannot copy {source_url} to {url} inside S3 bucket {self.bucket}",
+                               url=url, source=source_url)
+        source_key = source_url.removeprefix(f"s3://{self.bucket}/")
+        client = self._get_client()
+        transfer = self._boto3("boto3.s3.transfer").TransferConfig(
+            multipart_threshold=self.multipart_threshold, multipart_chunksize=self.multipart_chunksize)
+        with self._errors("copy", source_url):
+            head = client.head_object(Bucket=self.bucket, Key=source_key)
+        recorded = self._recorded(head.get("Metadata", {}), source_url)
+        metadata = {CHECKSUM_METADATA: recorded} if recorded else {}
+        extra = {"MetadataDirective": "REPLACE", "Metadata": metadata}
+        with self._errors(f"copy {source_url} to", url):
+            client.copy({"Bucket": self.bucket, "Key": source_key}, self.bucket, key, ExtraArgs=extra,
+                        Config=transfer)
+            stored = client.head_object(Bucket=self.bucket, Key=key)
+        copied = self._recorded(stored.get("Metadata", {}), url)
+        if stored["ContentLength"] != head["ContentLength"] or copied != recorded:
+            with contextlib.suppress(StorageError):
+                self.remove(path)
+            raise ChecksumMismatch(f"{url} was copied with {stored['ContentLength']} bytes and adler32 "
+                                   f"{copied}, not {head['ContentLength']} bytes and {recorded}",
+                                   url=url, expected=recorded, actual=copied)
+        return FileStat(size=stored["ContentLength"], checksum=copied)
 
     def _has_children(self, key: str) -> bool:
         prefix = f"{key}/" if key else ""

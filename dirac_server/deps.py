@@ -12,7 +12,11 @@ from dirac_core.model.identity import Identity
 from dirac_server.errors import BadRequest
 from dirac_server.settings import ServerSettings
 
-__all__ = ["Caller", "Iw", "Settings", "bearer_token", "caller", "require"]
+__all__ = ["JOB_HEADER", "Acting", "Caller", "Iw", "Settings", "acting", "acting_job", "bearer_token",
+           "caller", "require"]
+
+#: a pilot names in this header the job it acts for (its data, its failover requests)
+JOB_HEADER = "X-Dirac-Job"
 
 
 def interware(request: Request) -> Interware:
@@ -47,6 +51,36 @@ def caller(request: Request,
 Iw = Annotated[Interware, Depends(interware)]
 Settings = Annotated[ServerSettings, Depends(settings)]
 Caller = Annotated[Identity, Depends(caller)]
+
+
+def acting_job(request: Request, identity: Identity) -> int | None:
+    """The job named by the ``X-Dirac-Job`` header, checked: only a pilot may name one, and only a
+    job it was given (403 otherwise; 400 for a header that is not a job id)."""
+    value = request.headers.get(JOB_HEADER)
+    if value is None:
+        return None
+    if not value.isdigit() or not 1 <= int(value) < 2**63:
+        raise BadRequest(f"{JOB_HEADER} must be a job id, got {value[:32]!r}")
+    job_id = int(value)
+    if identity.pilot_stamp is None:
+        raise PermissionDenied(f"only a pilot may act for a job ({JOB_HEADER})", user=identity.user)
+    if job_id not in interware(request).wms.jobs_of_pilot(identity.pilot_stamp):
+        raise PermissionDenied(f"job {job_id} is not a job of pilot {identity.pilot_stamp}", job=job_id)
+    return job_id
+
+
+def acting(request: Request, identity: Caller) -> Identity:
+    """Who the call acts as: the caller, or, for a pilot naming one of its jobs in ``X-Dirac-Job``,
+    the owner of that job in the job's group (so the catalog checks the owner's rights)."""
+    job_id = acting_job(request, identity)
+    if job_id is None:
+        return identity
+    iw = interware(request)
+    job = iw.wms.get_jobs([job_id])[job_id]
+    return iw.identity(job["owner"], job["owner_group"])
+
+
+Acting = Annotated[Identity, Depends(acting)]
 
 
 def require(identity: Identity, *properties: str) -> None:

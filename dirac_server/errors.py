@@ -22,7 +22,7 @@ from dirac_core.errors import (
 )
 from dirac_core.wms.query import InvalidQuery
 
-__all__ = ["BadRequest", "install_error_handlers"]
+__all__ = ["BadRequest", "install_error_handlers", "status_of"]
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,15 @@ class BadRequest(DiracError):
     """A request the server refuses as malformed (400)."""
 
 
+def status_of(exc: DiracError) -> int:
+    """The HTTP status answering ``exc`` (400 for an error the table does not name)."""
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+
+
 def _dirac_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, DeviceFlowError):
         return JSONResponse({"error": exc.error, "detail": str(exc)}, status_code=400)
-    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+    status = status_of(exc) if isinstance(exc, DiracError) else 400
     if isinstance(exc, DatabaseUnavailable):
         return JSONResponse({"detail": "the database is unavailable"}, status_code=503)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

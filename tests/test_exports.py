@@ -37,7 +37,7 @@ PUBLIC = {
         "verify_password",
     ],
     "dirac_core.client": [
-        "Credentials", "RemoteError", "RemoteInterware", "RemoteWMS", "RetryPolicy",
+        "Credentials", "RemoteCatalog", "RemoteError", "RemoteInterware", "RemoteWMS", "RetryPolicy",
         "ServerUnreachable", "Transport",
     ],
     "dirac_server": ["ServerSettings", "create_app"],

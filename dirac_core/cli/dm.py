@@ -2,7 +2,9 @@
 
 Every command takes ``--local PATH`` (the embedded interware's directory) and ``--user NAME``
 (default: the first registry user), acts through a view of the catalog that checks what that
-user may do, and prints a table or, with ``--json``, JSON.
+user may do, and prints a table or, with ``--json``, JSON. The commands that only need the
+catalog (``ls``, ``replicas``, ``find``, ``meta set``) take ``--url URL`` (or ``DIRACX_URL``)
+instead: they then use a server's catalog as the login of ``dirac-core login``.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from dirac_core.errors import DiracError
 
 __all__ = ["dm_app"]
 
-dm_app = typer.Typer(help="Data management: files, replicas, metadata (embedded).", no_args_is_help=True)
+dm_app = typer.Typer(help="Data management: files, replicas, metadata (embedded; catalog commands also "
+                          "remote).", no_args_is_help=True)
 
 Local = Annotated[Path, typer.Option(help="Embedded interware directory.")]
+LocalOrUrl = Annotated[Path | None, typer.Option("--local", help="Embedded interware directory (or --url).")]
+Url = Annotated[str | None, typer.Option(envvar="DIRACX_URL", help="The server's URL (or --local).")]
 User = Annotated[str | None, typer.Option(help="The registry user to act as.")]
 AsJson = Annotated[bool, typer.Option("--json", help="JSON output, for scripts.")]
 
@@ -41,6 +46,29 @@ def _engines(local: Path, user: str | None) -> Iterator[tuple[Any, Any]]:
             name = user or next(iter(sorted(iw.config.registry.users)))
             manager = iw.data_manager(iw.identity(name))
             yield manager, manager.catalog
+    except DiracError as exc:
+        Console(stderr=True).print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _catalog(url: str | None, local: Path | None, user: str | None) -> Iterator[Any]:
+    """The catalog of a catalog-only command: an embedded interware's, as ``user``, or a server's
+    (``--url``), as the stored login; errors printed, exit code 1."""
+    if (url is None) == (local is None):
+        raise typer.BadParameter("give exactly one of --url URL or --local PATH")
+    if local is not None:
+        with _engines(local, user) as (_, catalog):
+            yield catalog
+        return
+    if user is not None:
+        raise typer.BadParameter("--user is for --local: a server acts as the login's user")
+    from dirac_core.cli.session import credentials_path
+    from dirac_core.client import RemoteInterware
+
+    try:
+        with RemoteInterware(url, credentials_path=credentials_path()) as remote:  # type: ignore[arg-type]
+            yield remote.catalog
     except DiracError as exc:
         Console(stderr=True).print(f"[red]error[/red]: {exc}")
         raise typer.Exit(1) from None
@@ -100,9 +128,10 @@ def rm(lfns: list[str], *, local: Local, user: User = None) -> None:
 
 
 @dm_app.command()
-def ls(path: str, *, local: Local, user: User = None, as_json: AsJson = False) -> None:
+def ls(path: str, *, local: LocalOrUrl = None, url: Url = None, user: User = None,
+       as_json: AsJson = False) -> None:
     """List a directory: subdirectories, then files."""
-    with _engines(local, user) as (_, catalog):
+    with _catalog(url, local, user) as catalog:
         result = catalog.list_directory([path])
         _raise_failed(result)
     listing = next(iter(result.ok.values()))
@@ -116,9 +145,10 @@ def ls(path: str, *, local: Local, user: User = None, as_json: AsJson = False) -
 
 
 @dm_app.command()
-def replicas(lfns: list[str], *, local: Local, user: User = None, as_json: AsJson = False) -> None:
+def replicas(lfns: list[str], *, local: LocalOrUrl = None, url: Url = None, user: User = None,
+             as_json: AsJson = False) -> None:
     """The storage elements holding each file."""
-    with _engines(local, user) as (_, catalog):
+    with _catalog(url, local, user) as catalog:
         result = catalog.get_replicas(lfns)
         _raise_failed(result)
     data = {lfn: sorted(ses) for lfn, ses in result.ok.items()}
@@ -134,7 +164,7 @@ dm_app.add_typer(meta_app, name="meta")
 
 @meta_app.command("set")
 def meta_set(path: str, values: Annotated[list[str], typer.Argument(help="field=value ...")], *,
-             local: Local, user: User = None) -> None:
+             local: LocalOrUrl = None, url: Url = None, user: User = None) -> None:
     """Set metadata on a directory or a file (declared fields; values typed by them)."""
     pairs = {}
     for item in values:
@@ -142,7 +172,7 @@ def meta_set(path: str, values: Annotated[list[str], typer.Argument(help="field=
             raise typer.BadParameter(f"expected field=value, got {item!r}")
         key, value = item.split("=", 1)
         pairs[key] = value
-    with _engines(local, user) as (_, catalog):
+    with _catalog(url, local, user) as catalog:
         fields = {f.name: f.type for f in catalog.metadata_fields()}
         from dirac_core.dms.metaquery import coerce
 
@@ -153,11 +183,12 @@ def meta_set(path: str, values: Annotated[list[str], typer.Argument(help="field=
 
 @dm_app.command()
 def find(query: Annotated[str, typer.Argument(help="e.g. 'year=2018 tag=sunset'")], *,
-         path: str = "/", local: Local, user: User = None, as_json: AsJson = False) -> None:
+         path: str = "/", local: LocalOrUrl = None, url: Url = None, user: User = None,
+         as_json: AsJson = False) -> None:
     """The files under PATH whose metadata satisfies QUERY (DIRAC's query language)."""
     from dirac_core.dms.metaquery import parse_query
 
-    with _engines(local, user) as (_, catalog):
+    with _catalog(url, local, user) as catalog:
         fields = {f.name: f.type for f in catalog.metadata_fields()}
         try:
             found = catalog.find_files(parse_query(query, fields), path)

@@ -22,7 +22,7 @@ from dirac_core.errors import BulkResult, DiracError, NotFound
 from dirac_core.model.identity import Identity
 from dirac_core.wms.access import Action, may, search_restrictions
 from dirac_core.wms.sandbox_archives import unpack
-from dirac_core.wms.sandboxes import SandboxStore, default_root
+from dirac_core.wms.sandboxes import SandboxStore
 
 __all__ = ["job_app"]
 
@@ -82,9 +82,8 @@ def _session(url: str | None, local: Path | None, user: str | None,
 
             with Interware.embedded(local) as iw:
                 name = user or next(iter(sorted(iw.config.registry.users)))
-                root = default_root(iw.database)
-                store = SandboxStore(database=iw.database, root=root, clock=iw.clock) if root else None
-                yield _Session(iw.wms, iw.identity(name, group), iw.config.registry, store)
+                yield _Session(iw.wms, iw.identity(name, group), iw.config.registry,
+                               SandboxStore.for_interware(iw))
             return
         from dirac_core.cli.session import credentials_path
         from dirac_core.client import RemoteInterware
@@ -233,14 +232,17 @@ def output(job_id: int, *, dest: Annotated[Path, typer.Option(help="Where to unp
         if s.identity is None:
             pfns = s.wms.sandboxes_of(job_id)["output"]
             files = [f for pfn in pfns for f in s.wms.download_sandbox(pfn, dest)]
-        else:  # locally: the job must be the identity's to read, the store beside the database
+        else:  # locally: the job must be the identity's to read, the store the site's
             rows = s.wms.get_jobs([job_id])
             if job_id not in rows or not may(s.identity, rows[job_id], Action.READ, s.registry):
                 raise NotFound(f"job {job_id} not found", job_id=job_id)
             if s.sandboxes is None:
                 raise DiracError("this site keeps no sandboxes")
             pfns = s.sandboxes.of_job(job_id)["output"]
-            files = [f for pfn in pfns for f in unpack(s.sandboxes.path(pfn), dest)]
+            files = []
+            for pfn in pfns:
+                with s.sandboxes.local_file(pfn) as archive:
+                    files += unpack(archive, dest)
     if as_json:
         typer.echo(json.dumps({"sandboxes": pfns, "files": [str(f) for f in files]}))
         return

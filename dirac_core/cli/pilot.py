@@ -21,7 +21,7 @@ from rich.console import Console
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
 from dirac_core.model.clock import SystemClock
-from dirac_core.pilot.data import interware_transfers
+from dirac_core.pilot.data import interware_transfers, remote_transfers
 from dirac_core.pilot.node import NodeInfo, TimeLeft, detect
 from dirac_core.pilot.runtime import Pilot, PilotReport, PilotSettings
 from dirac_core.pilot.services import EmbeddedServices, PilotServices, RemoteServices
@@ -90,13 +90,24 @@ def pilot(*, server: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_SERV
 
             with RemoteInterware(server, token=token) as remote:  # type: ignore[arg-type]
                 settings = PilotSettings(site=site or "Unknown.Site.org", **common)
-                report = _run(RemoteServices(remote), settings, node, left)
+                report = _run(RemoteServices(remote), settings, node, left, data=_remote_data(remote))
     except DiracError as exc:
         Console(stderr=True).print(f"[red]pilot {stamp}[/red]: {exc}")
         raise typer.Exit(1) from None
     done = sum(o.status == "Done" for o in report.outcomes)
     typer.echo(f"pilot {stamp}: {len(report.outcomes)} job(s), {done} done; "
                f"stopped: {report.stopped_because}")  # one line, as batch logs keep it
+
+
+def _remote_data(remote: Any) -> DataTransfers | None:
+    """The pilot's data transfers through the server; None (jobs with data then fail, saying so)
+    when the server's configuration cannot be had."""
+    try:
+        vo = remote.transport.request("GET", "/api/auth/userinfo", idempotent=True).json()["vo"]
+        return remote_transfers(remote, vo)
+    except DiracError as exc:
+        logging.getLogger(__name__).warning("no data management on this pilot: %s", exc)
+        return None
 
 
 def _pilot_group(config: Config) -> str:

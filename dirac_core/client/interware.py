@@ -9,10 +9,14 @@ from types import TracebackType
 
 import httpx
 
+from dirac_core.client.catalog import RemoteCatalog
 from dirac_core.client.credentials import Credentials
 from dirac_core.client.jobs import RemoteWMS
 from dirac_core.client.pilots import RemotePilots
+from dirac_core.client.requests import RemoteRequests
 from dirac_core.client.transport import RetryPolicy, Transport
+from dirac_core.config import Config
+from dirac_core.config.converter import structure_config
 
 __all__ = ["RemoteInterware"]
 
@@ -38,11 +42,21 @@ class RemoteInterware:
         self.wms = RemoteWMS(self.transport)
         #: the pilot registry's remote twin
         self.pilots = RemotePilots(self.transport)
+        #: the server's file catalog (calls act as the token's identity)
+        self.catalog = RemoteCatalog(self.transport)
+        #: the server's request store
+        self.requests = RemoteRequests(self.transport)
 
     @property
     def url(self) -> str:
         """The server's base URL."""
         return self.transport.url
+
+    def config(self) -> Config:
+        """The server's configuration, without its secrets (``GET /api/config/``): what a pilot
+        needs to reach the storage elements itself."""
+        answer = self.transport.request("GET", "/api/config/", idempotent=True)
+        return structure_config(answer.json(), source=f"{self.url}/api/config/")
 
     def close(self) -> None:
         """Close the connections."""

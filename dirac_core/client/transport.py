@@ -76,7 +76,7 @@ class Transport:
     def request(self, method: str, path: str, *, idempotent: bool,
                 bad_request: type[DiracError] = DiracError, accept: Collection[int] = (),
                 **kwargs: Any) -> httpx.Response:
-        """Send a request (``json``, ``params``, ``data`` as httpx takes them); the answer.
+        """Send a request (``json``, ``params``, ``data``, ``headers`` as httpx takes them); the answer.
 
         2xx answers and the statuses in ``accept`` are returned; any other
         raises (:func:`~dirac_core.client.errors.error_for`; ``bad_request`` for
@@ -84,9 +84,10 @@ class Transport:
         """
         if self.credentials.expired() and self.credentials.refreshable:
             self.refresh(stale=self.credentials.access_token)
+        extra = kwargs.pop("headers", None) or {}
         refreshed = False
         while True:
-            response = self._send(method, path, idempotent, self.credentials.headers(), kwargs)
+            response = self._send(method, path, idempotent, {**extra, **self.credentials.headers()}, kwargs)
             if response.status_code == 401 and not refreshed and self.credentials.refreshable:
                 refreshed = True
                 self.refresh(stale=self.credentials.access_token)

@@ -20,6 +20,7 @@ from dirac_core.config.operations import Operations, VOPolicy
 from dirac_core.config.queues import Queue
 from dirac_core.config.registry import VO, Group, Property, Registry, User
 from dirac_core.config.resources import AccessStatus, Medium, Resources, Site, StorageElement
+from dirac_core.config.sandboxes import SandboxSettings
 from dirac_core.config.sections import (
     ArcCE,
     BatchCE,
@@ -78,6 +79,7 @@ __all__ = [
     "Resources",
     "RootProtocol",
     "S3Protocol",
+    "SandboxSettings",
     "SectionTypes",
     "Site",
     "SqlCatalog",

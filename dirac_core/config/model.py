@@ -9,6 +9,7 @@ from dirac_core.config.database import DatabaseSettings
 from dirac_core.config.operations import Operations
 from dirac_core.config.registry import Registry
 from dirac_core.config.resources import Resources
+from dirac_core.config.sandboxes import SandboxSettings
 from dirac_core.errors import ConfigError
 
 __all__ = ["Config"]
@@ -19,7 +20,8 @@ class Config:
     """A whole configuration; every part defaults to empty (and the database to SQLite in memory).
 
     Raises :class:`ConfigError` when the parts disagree: operations for an
-    unknown VO, a failover SE that does not exist, limits for an unknown site.
+    unknown VO, a failover SE that does not exist, limits for an unknown site,
+    a sandbox SE that does not exist.
     """
 
     database: DatabaseSettings = attrs.Factory(DatabaseSettings)
@@ -27,6 +29,7 @@ class Config:
     resources: Resources = attrs.Factory(Resources)
     operations: Operations = attrs.Factory(Operations)
     auth: AuthSettings = attrs.Factory(AuthSettings)
+    sandboxes: SandboxSettings = attrs.Factory(SandboxSettings)
 
     def __attrs_post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
@@ -46,5 +49,7 @@ class Config:
                 for site in sorted(getattr(policy, table).keys() - sites):
                     problems.append((f"operations.{where}.{table}.{site}",
                                      f"unknown site {site!r}"))
+        if self.sandboxes.se is not None and self.sandboxes.se not in ses:
+            problems.append(("sandboxes.se", f"unknown storage element {self.sandboxes.se!r}"))
         if problems:
             raise ConfigError(problems)

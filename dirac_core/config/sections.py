@@ -46,6 +46,7 @@ __all__ = [
     "MemoryProtocolSection",
     "ProtocolAccess",
     "ProtocolSection",
+    "RemoteCatalogSection",
     "RootProtocol",
     "S3Protocol",
     "SectionTypes",
@@ -282,6 +283,21 @@ class SqlCatalog(CatalogSection):
 
 
 @attrs.frozen(kw_only=True)
+class RemoteCatalogSection(CatalogSection):
+    """The catalog of a dirac-core server, reached over HTTP (``/api/catalog``).
+
+    ``url`` is the server's base URL; ``credentials_path`` a DiracX credentials file (refreshed
+    when its access token expires), None for unauthenticated requests. Every call acts as the
+    identity of those credentials, whoever uses the catalog: the server decides from the token.
+    """
+
+    type: str = "remote"
+    url: str = attrs.field(validator=v.and_(v.instance_of(str), v.matches_re(r"https?://.+")))
+    credentials_path: str | None = attrs.field(default=None, validator=OPT_STR)
+    timeout: float = attrs.field(default=30.0, validator=v.and_(v.instance_of(float | int), v.gt(0)))
+
+
+@attrs.frozen(kw_only=True)
 class MemoryCatalogSection(CatalogSection):
     """An in-memory catalog, for tests and notebooks."""
 
@@ -318,7 +334,7 @@ _BUILTINS: dict[str, dict[str, type]] = {
     "storage_protocol": {"file": FileProtocol, "root": RootProtocol, "https": HttpsProtocol,
                          "davs": DavsProtocol, "s3": S3Protocol, "gfal2": Gfal2Protocol,
                          "memory": MemoryProtocolSection},
-    "catalog": {"sql": SqlCatalog, "memory": MemoryCatalogSection},
+    "catalog": {"sql": SqlCatalog, "memory": MemoryCatalogSection, "remote": RemoteCatalogSection},
 }
 
 

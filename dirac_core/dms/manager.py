@@ -6,29 +6,32 @@
   never a silent orphan.
 - :meth:`DataManager.get_file`: the best replica (this site's SEs first, then Active before
   Degraded, unusable SEs skipped, saying why), checksum verified against the catalog's.
-- :meth:`DataManager.replicate_and_register`: a source chosen the same way, copied by download and
-  upload (third-party copy comes with drivers that can do it), then registered.
+- :meth:`DataManager.replicate_and_register`: a source chosen the same way, copied third-party when
+  the target's driver can copy from the source's URL, else (or when that copy fails, saying why) by
+  download and upload, checked against the catalog, then registered (:mod:`dirac_core.dms.transfer`).
 - :meth:`DataManager.remove_file` and :meth:`DataManager.remove_replica` (which refuses the last
   replica).
 
-Hooks: ``dirac_file_registered`` after a file is registered, ``dirac_transfer_done`` after a copy.
+Hooks: ``dirac_file_registered`` after a file is registered, ``dirac_transfer_done`` after a copy
+(``third_party`` says whether the target's storage copied it itself).
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import attrs
 import pluggy
 from attrs import frozen
 
 from dirac_core.checksums import adler32_file
 from dirac_core.config.resources import AccessStatus
 from dirac_core.dms.storage_element import Access, StorageElements
+from dirac_core.dms.transfer import TransferMethod, replicate
 from dirac_core.errors import BulkResult, CatalogError, DiracError, NotFound, StorageError
 from dirac_core.model.lfn import normalize_lfn
 from dirac_core.plugins.catalog import Catalog, FileEntry
@@ -55,6 +58,10 @@ class StoredFile:
     checksum: str
     registered: bool
     failover: str | None = None  # the id of the failover record when registration is pending
+    #: How a replica's bytes travelled (None: an upload, or a replica that was there already).
+    method: TransferMethod | None = None
+    #: Why the third-party copy tried failed, when the replica then went by download and upload.
+    tpc_error: str | None = None
 
 
 class DataManager:
@@ -149,35 +156,36 @@ class DataManager:
         raise StorageError(f"no replica of {lfn} could be read: " + "; ".join(why), lfn=lfn)
 
     def replicate_and_register(self, lfn: str, target_se: str, *, source_se: str | None = None) -> StoredFile:
-        """Copy ``lfn`` to ``target_se`` from ``source_se`` (or the best replica) and register it."""
+        """Copy ``lfn`` to ``target_se`` from ``source_se`` (or the best replica) and register it.
+
+        Third-party when the target can copy from the source, else download and upload (see
+        :func:`~dirac_core.dms.transfer.replicate`). Raises :class:`ChecksumMismatch` when the copy
+        differs from the catalog's size or adler32 (the copy removed, nothing registered) and
+        :class:`StorageError` when no source could be read.
+        """
         lfn = normalize_lfn(lfn)
         entry, ses, why = self._replicas(lfn)
         if target_se in _one(self.catalog.get_replicas([lfn]), lfn):
             return StoredFile(lfn=lfn, se=target_se, size=entry.size, checksum=entry.checksum or "",
                               registered=True)
         sources = [source_se] if source_se is not None else [s for s in ses if s != target_se]
-        with tempfile.TemporaryDirectory(prefix="dirac-replicate-") as scratch:
-            local = Path(scratch) / "copy"
-            for name in sources:
-                try:
-                    self.storage[name].get(lfn, local, checksum=entry.checksum)
-                    break
-                except (StorageError, NotFound) as exc:
-                    why.append(f"{name}: {exc}")
-            else:
-                raise StorageError(f"no source replica of {lfn} could be read: " + "; ".join(why), lfn=lfn)
-            stat = self.storage[target_se].put(local, lfn, checksum=entry.checksum)
+        done = replicate(self.storage, entry, sources, target_se, why=why)
+        copied = StoredFile(lfn=lfn, se=target_se, size=done.size, checksum=entry.checksum or "",
+                            registered=True, method=done.method, tpc_error=done.tpc_error)
         added = self.catalog.add_replicas({lfn: [target_se]})
         if lfn in added.failed:
             if self.failover is None:
                 self.storage[target_se].remove(lfn)
                 raise added.failed[lfn]
-            record = self.failover("RegisterReplica", lfn, se=target_se)
-            return StoredFile(lfn=lfn, se=target_se, size=stat.size, checksum=entry.checksum or "",
-                              registered=False, failover=record)
-        self._notify("dirac_transfer_done", lfns=[lfn], source=name, target=target_se)
-        return StoredFile(lfn=lfn, se=target_se, size=stat.size, checksum=entry.checksum or "",
-                          registered=True)
+            try:
+                record = self.failover("RegisterReplica", lfn, se=target_se)
+            except DiracError:
+                self.storage[target_se].remove(lfn)  # neither registered nor recorded: no orphan
+                raise
+            return attrs.evolve(copied, registered=False, failover=record)
+        self._notify("dirac_transfer_done", lfns=[lfn], source=done.source, target=target_se,
+                     third_party=done.method is TransferMethod.THIRD_PARTY)
+        return copied
 
     # -- removing ----------------------------------------------------------------------
 

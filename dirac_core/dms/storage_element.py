@@ -9,6 +9,11 @@ Each kind of access (read, write, check, remove) has a status: Active and
 Degraded allow it, Probing and Banned refuse it with :class:`SEUnavailable`
 before any I/O. The statuses come from the configuration until the resource
 status system provides them (``status`` callable).
+
+:meth:`StorageElement.copy_from` has a protocol of this SE that is a
+:class:`~dirac_core.plugins.storage.ThirdPartyCopy` copy a file from one of
+another SE's URLs (:meth:`StorageElement.urls`) without passing it through
+this process.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dirac_core.errors import ChecksumMismatch, NotFound, StorageError
 from dirac_core.model.lfn import normalize_lfn
 from dirac_core.plugins.groups import PluginGroup
 from dirac_core.plugins.loading import load_driver
-from dirac_core.plugins.storage import FileStat, Stageable, StorageProtocol
+from dirac_core.plugins.storage import FileStat, Stageable, StorageProtocol, ThirdPartyCopy
 
 __all__ = ["Access", "SEUnavailable", "StorageElement", "StorageElements", "build_protocol"]
 
@@ -122,6 +127,10 @@ class StorageElement:
         section, protocol = self._usable(access)[0]
         return protocol.url(self._path(section, lfn))
 
+    def urls(self, lfn: str, access: Access = Access.READ) -> list[str]:
+        """The URLs of ``lfn`` in every protocol allowed for ``access``, in preference order."""
+        return [protocol.url(self._path(section, lfn)) for section, protocol in self._usable(access)]
+
     # -- operations --------------------------------------------------------------
 
     def _each(self, access: Access, lfn: str, action: Callable[[StorageProtocol, str], Any]) -> Any:
@@ -154,6 +163,52 @@ class StorageElement:
 
         result: FileStat = self._each(Access.WRITE, lfn, put)
         return result
+
+    def can_copy_from(self, source_urls: Sequence[str]) -> bool:
+        """Whether a write protocol of this SE can copy from one of ``source_urls`` (no I/O)."""
+        return bool(self._copy_pairs(source_urls))
+
+    def _copy_pairs(self, source_urls: Sequence[str]) -> list[tuple[ProtocolSection, StorageProtocol,
+                                                                      ThirdPartyCopy, str]]:
+        """Each write protocol that can copy (as a driver, and as a copier) with a source URL it can
+        copy from, in preference order."""
+        if not self.allows(Access.WRITE):
+            return []
+        try:
+            writers = self._usable(Access.WRITE)
+        except StorageError:  # no protocol writes here: nothing can copy either
+            return []
+        return [(section, protocol, protocol, url) for section, protocol in writers
+                if isinstance(protocol, ThirdPartyCopy) for url in source_urls if protocol.can_copy_from(url)]
+
+    def copy_from(self, source_urls: Sequence[str], lfn: str) -> tuple[str, FileStat]:
+        """Have this SE copy ``lfn`` from the first of ``source_urls`` one of its protocols can copy from.
+
+        Each (protocol, URL) pair that can copy is tried in turn until one succeeds; returns the
+        source URL used and what the protocol says of the copy (its size, and its adler32 when the
+        storage can tell). Raises :class:`SEUnavailable` when writing is not allowed,
+        :class:`NotFound` or :class:`ChecksumMismatch` as soon as a copy answers so, and
+        :class:`StorageError` when no protocol can copy from these URLs or every copy failed.
+        """
+        self._check(Access.WRITE)
+        errors = []
+        for section, protocol, copier, url in self._copy_pairs(source_urls):
+            path = self._path(section, lfn)
+            if url == protocol.url(path):  # two SEs on one place: the old copy cleared would be the source
+                errors.append(f"{section.type} from {url}: the source is the target itself")
+                continue
+            try:
+                return url, copier.copy_from(url, path)
+            except (NotFound, ChecksumMismatch):
+                raise
+            except StorageError as exc:
+                log.info("%s: copy from %s via %s failed: %s", self.name, url, section.type, exc)
+                errors.append(f"{section.type} from {url}: {exc}")
+        if not errors:
+            raise StorageError(f"storage element {self.name} has no protocol that can copy from "
+                               + ", ".join(source_urls), se=self.name, lfn=lfn)
+        raise StorageError(f"storage element {self.name}: every third-party copy of {lfn} failed: "
+                           + "; ".join(errors), se=self.name, lfn=lfn)
 
     def get(self, lfn: str, destination: Path, *, checksum: str | None = None) -> FileStat:
         """Fetch ``lfn`` into ``destination``; with ``checksum`` the copy must match it (else it is

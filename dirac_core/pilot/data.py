@@ -18,15 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dirac_core.dms.manager import DataManager
+from dirac_core.dms.storage_element import StorageElements
 from dirac_core.errors import DiracError, StorageError
 from dirac_core.jdl.description import JobDescription
+from dirac_core.model.identity import Identity
 from dirac_core.model.lfn import normalize_lfn
+from dirac_core.rms.failover import RequestFailover
 from dirac_core.wms.matcher import MatchedJob
 
 if TYPE_CHECKING:
+    from dirac_core.client import RemoteInterware
     from dirac_core.interware import Interware
 
-__all__ = ["ManagedTransfers", "interware_transfers", "output_lfn"]
+__all__ = ["ManagedTransfers", "interware_transfers", "output_lfn", "remote_transfers"]
 
 log = logging.getLogger(__name__)
 
@@ -103,5 +107,22 @@ def interware_transfers(iw: Interware, vo: str) -> ManagedTransfers | None:
 
     def manager(matched: MatchedJob) -> DataManager:
         return iw.data_manager(iw.identity(matched.owner, matched.owner_group), job_id=matched.job_id)
+
+    return ManagedTransfers(manager, default_ses=policy.output_ses, failover_ses=policy.failover_ses)
+
+
+def remote_transfers(remote: RemoteInterware, vo: str) -> ManagedTransfers:
+    """The transfers of a pilot talking to a server: the SEs of the server's configuration reached
+    from this node, the server's catalog and request store used for each job (``X-Dirac-Job``:
+    the server acts as the job's owner and checks the job is this pilot's)."""
+    config = remote.config()
+    storage = StorageElements(config)
+    policy = config.operations.policy(vo)
+
+    def manager(matched: MatchedJob) -> DataManager:
+        owner = Identity(user=matched.owner, group=matched.owner_group, vo=matched.vo)
+        failover = RequestFailover(remote.requests.for_job(matched.job_id), owner=owner,
+                                   job_id=matched.job_id, component="JobWrapper")
+        return DataManager(catalog=remote.catalog.for_job(matched.job_id), storage=storage, failover=failover)
 
     return ManagedTransfers(manager, default_ses=policy.output_ses, failover_ses=policy.failover_ses)

@@ -23,7 +23,7 @@ from dirac_core.wms.control import JobCommand
 from dirac_core.wms.matcher import MatchedJob
 from dirac_core.wms.resource import ResourceDescription
 from dirac_core.wms.sandbox_archives import pack, unpack
-from dirac_core.wms.sandboxes import SandboxStore, default_root
+from dirac_core.wms.sandboxes import SandboxStore
 
 if TYPE_CHECKING:
     from dirac_core.client import RemoteInterware
@@ -61,15 +61,18 @@ class PilotServices(Protocol):
 
 
 class EmbeddedServices:
-    """:class:`PilotServices` over an interware in this process, acting as ``identity``."""
+    """:class:`PilotServices` over an interware in this process, acting as ``identity``.
+
+    Sandboxes go to ``sandboxes``, by default the interware's store
+    (:meth:`SandboxStore.for_interware`: its ``[sandboxes]`` directory or storage element, else
+    ``sandboxes`` beside a SQLite database).
+    """
 
     def __init__(self, interware: Interware, identity: Identity, *, sandboxes: SandboxStore | None = None
                  ) -> None:
         self.interware = interware
         self.identity = identity
-        root = default_root(interware.database)
-        self.sandboxes = sandboxes or (SandboxStore(database=interware.database, root=root,
-                                                    clock=interware.clock) if root else None)
+        self.sandboxes = sandboxes or SandboxStore.for_interware(interware)
 
     def match(self, resource: ResourceDescription) -> MatchedJob | None:
         return self.interware.wms.match(resource, self.identity)
@@ -89,7 +92,8 @@ class EmbeddedServices:
         return self.sandboxes
 
     def download_sandbox(self, pfn: str, dest: Path) -> list[Path]:
-        return unpack(self._store().path(pfn), dest)
+        with self._store().local_file(pfn) as archive:
+            return unpack(archive, dest)
 
     def upload_output(self, job_id: int, paths: Iterable[Path]) -> str:
         store = self._store()

@@ -69,8 +69,15 @@ def dirac_file_registered(lfns: Sequence[str], metadata: Mapping[str, Mapping[st
 
 
 @hookspec
-def dirac_transfer_done(lfns: Sequence[str], source: str, target: str) -> None:
-    """Files were copied from the storage element ``source`` to ``target`` and registered there."""
+def dirac_transfer_done(lfns: Sequence[str], source: str, target: str, third_party: bool) -> None:
+    """Files were copied from the storage element ``source`` to ``target`` and registered there.
+
+    ``third_party`` is True when the target's storage copied them from the source itself
+    (XRootD or HTTP third-party copy, an S3 server-side copy, a copy between file systems of
+    this machine), False when they went through a scratch file (download, then upload).
+    Implementations written before ``third_party`` existed keep working: pluggy passes each
+    implementation only the arguments it names.
+    """
 
 
 @hookspec

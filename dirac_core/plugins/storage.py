@@ -4,6 +4,11 @@ Paths are absolute paths inside the storage's namespace (the storage
 element facade turns an LFN into one). Missing files raise
 :class:`~dirac_core.errors.NotFound`; every other failure is a
 :class:`~dirac_core.errors.StorageError` carrying the URL.
+
+Optional capabilities are small protocols a driver implements on top of
+:class:`StorageProtocol` (checked with ``isinstance``): :class:`Stageable`
+for tape storage, :class:`ThirdPartyCopy` for copies the storage makes
+itself from another storage's URL.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from attrs import frozen
 from dirac_core.errors import NotFound
 from dirac_core.plugins.driver import Driver
 
-__all__ = ["FileStat", "Stageable", "StorageProtocol"]
+__all__ = ["FileStat", "Stageable", "StorageProtocol", "ThirdPartyCopy"]
 
 
 @frozen(kw_only=True)
@@ -78,3 +83,27 @@ class Stageable(Protocol):
 
     def prepare(self, paths: Sequence[str]) -> None:
         """Ask the storage to bring ``paths`` online (a prestage, such as xroot ``prepare``)."""
+
+
+@runtime_checkable
+class ThirdPartyCopy(Protocol):
+    """What a protocol adds when its storage can fetch a file from another storage's URL itself.
+
+    The bytes go from the source straight to this storage (XRootD or HTTP third-party copy,
+    an S3 server-side copy, a copy on this machine's file systems), never through a local
+    scratch file. The data manager uses it when :meth:`can_copy_from` says yes and falls back
+    to download and upload when the copy fails.
+    """
+
+    def can_copy_from(self, source_url: str) -> bool:
+        """Whether this storage can copy from ``source_url`` (decided from the URL alone, no I/O)."""
+
+    def copy_from(self, source_url: str, path: str) -> FileStat:
+        """Copy the file at ``source_url`` to ``path`` (parents created, an old copy replaced).
+
+        Returns the copy's size and, where the storage can tell, its adler32. Raises
+        :class:`~dirac_core.errors.NotFound` when the source does not exist,
+        :class:`~dirac_core.errors.ChecksumMismatch` when the copy differs from the source, and
+        :class:`~dirac_core.errors.StorageError` for any other failure (a URL it cannot copy
+        from included); a failed copy leaves nothing at ``path``.
+        """

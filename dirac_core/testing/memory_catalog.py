@@ -316,8 +316,14 @@ class MemoryCatalog(Catalog, MetadataCatalog):
                 if path not in self._files and path not in self._directories:
                     result.add_failed(given, NotFound(f"no such file or directory {path!r}", lfn=path))
                     continue
+                names = keys[given]
+                if isinstance(names, str | bytes) or not isinstance(names, Iterable):
+                    result.add_failed(given, CatalogError(
+                        f"{given}: the fields to remove must be a list of names, not {type(names).__name__}",
+                        lfn=path))
+                    continue
                 own = self._values.get(path, {})
-                for name in keys[given]:
+                for name in names:
                     own.pop(name, None)
                 result.add_ok(given, None)
         return result

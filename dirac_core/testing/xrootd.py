@@ -10,6 +10,16 @@ adler32 (``xrootd.chksum adler32``): ``query checksum`` over ``root://`` and
 ``localhost``/``127.0.0.1`` and a user certificate a client may present.
 Both ports are free loopback-reachable ports chosen at start.
 
+Third-party copy is on when ``xrdcp`` (Debian's ``xrootd-client``) is
+there (:attr:`XRootDServer.third_party_copy`): ``ofs.tpc`` for ``root://``
+(the destination server runs ``xrdcp`` to pull the file) and XrdHttp's
+``libXrdHttpTPC`` for a WebDAV ``COPY`` with a ``Source`` header over
+HTTPS. The server is named ``127.0.0.1``, not ``localhost``: XRootD's
+rendezvous compares the destination host a client names with the name
+under which the source sees the destination's connection, and loopback
+connections are not resolved back to ``localhost``, so a copy to a
+``localhost`` URL waits for a grant that never matches until it expires.
+
 XrdHttp 5.5 (Debian 12) answers ``Want-Digest`` reliably only for a file
 whose checksum the server has cached: computing one goes through an
 asynchronous job its HTTP/1 front end mishandles (requests hang, ``GET``
@@ -60,7 +70,7 @@ __all__ = ["ComponentUnavailable", "XRootDServer", "xrootd_server"]
 
 #: The account Debian's ``xrootd-server`` creates; the server runs as it when we are root.
 SERVER_USER = "xrootd"
-HOST = "localhost"
+HOST = "127.0.0.1"
 
 
 @frozen(kw_only=True)
@@ -77,6 +87,8 @@ class XRootDServer:
     #: A user certificate and key signed by the same CA, for client-certificate tests.
     user_cert: CertFiles
     log_path: Path
+    #: Whether third-party copies work (``ofs.tpc`` and ``libXrdHttpTPC``; needs ``xrdcp``).
+    third_party_copy: bool = False
 
     @property
     def root_url(self) -> str:
@@ -103,8 +115,13 @@ class XRootDServer:
         return self.data_dir / path.lstrip("/")
 
 
-def _config(*, folder: Path, root_port: int, https_port: int) -> str:
+def _config(*, folder: Path, root_port: int, https_port: int, xrdcp: str | None = None) -> str:
     etc = folder / "etc"
+    # the destination of a root:// third-party copy pulls the file with xrdcp (autorm: a failed
+    # copy leaves nothing; logok: grants are logged); XrdHttp's TPC handler answers a COPY with a
+    # Source header and logs each transfer (tpc.trace info)
+    tpc = [f"ofs.tpc autorm logok pgm {xrdcp} --server", "http.exthandler xrdtpc libXrdHttpTPC.so",
+           "tpc.trace info"] if xrdcp else []
     return "\n".join([
         "all.export /",
         f"oss.localroot {folder / 'data'}",
@@ -117,6 +134,7 @@ def _config(*, folder: Path, root_port: int, https_port: int) -> str:
         f"xrd.tls {etc / 'hostcert.pem'} {etc / 'hostkey.pem'}",
         f"xrd.tlsca certfile {etc / 'ca.pem'}",
         "http.listingdeny yes",
+        *tpc,
         "",
     ])
 
@@ -179,8 +197,12 @@ def _chown_tree(folder: Path, uid: int, gid: int) -> None:
 
 
 @contextmanager
-def xrootd_server(tmp_dir: Path, *, start_timeout: float = 30) -> Iterator[XRootDServer]:
+def xrootd_server(tmp_dir: Path, *, start_timeout: float = 30,
+                  third_party_copy: bool = True) -> Iterator[XRootDServer]:
     """Run an XRootD server with HTTPS until the block ends; its log is ``tmp_dir/xrootd.log``.
+
+    ``third_party_copy=False`` leaves third-party copy off (a server that refuses it); on, it
+    needs ``xrdcp`` and stays off without it (see :attr:`XRootDServer.third_party_copy`).
 
     Raises :class:`ComponentUnavailable` when ``xrootd`` or its user is
     missing, or when the server exits or does not answer on both ports within
@@ -188,11 +210,14 @@ def xrootd_server(tmp_dir: Path, *, start_timeout: float = 30) -> Iterator[XRoot
     stopped and its private folder removed on exit or failure.
     """
     programs = require_binaries(["xrootd", "runuser"] if os.geteuid() == 0 else ["xrootd"])
+    xrdcp: str | None = None
+    with contextlib.suppress(ComponentUnavailable):
+        xrdcp = require_binaries(["xrdcp"])["xrdcp"] if third_party_copy else None
     account = _server_account()
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     ca = TestCA(tmp_dir / "pki")
-    host_cert = ca.host_cert([HOST, "127.0.0.1"])
+    host_cert = ca.host_cert(["localhost", HOST])
     user_cert = ca.user_cert()
     with ExitStack() as stack:
         if account is None:
@@ -209,7 +234,7 @@ def xrootd_server(tmp_dir: Path, *, start_timeout: float = 30) -> Iterator[XRoot
         (folder / "etc" / "hostkey.pem").chmod(0o600)
         root_port, https_port = free_port(), free_port()
         conf = folder / "etc" / "xrootd.cfg"
-        conf.write_text(_config(folder=folder, root_port=root_port, https_port=https_port))
+        conf.write_text(_config(folder=folder, root_port=root_port, https_port=https_port, xrdcp=xrdcp))
         instance = f"dirac-{root_port}"  # xrootd's -n: names the admin and pid sub-folders
         argv = [programs["xrootd"], "-c", str(conf), "-n", instance]
         if account is not None:
@@ -231,4 +256,4 @@ def xrootd_server(tmp_dir: Path, *, start_timeout: float = 30) -> Iterator[XRoot
             raise ComponentUnavailable(f"{exc}; log: {daemon.log_tail(800)}") from exc
         yield XRootDServer(host=HOST, root_port=root_port, https_port=https_port,
                            data_dir=folder / "data", ca_file=ca.files.cert, user_cert=user_cert,
-                           log_path=log_path)
+                           log_path=log_path, third_party_copy=xrdcp is not None)

@@ -11,7 +11,7 @@ path ``InvalidLFN``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -89,6 +89,10 @@ class MetadataMethods(CatalogCore, MetadataCatalog):
         """Remove ``{path: [field, ...]}``; an absent value or undeclared field is removed already,
         a missing path fails (``NotFound``)."""
         items = Items(keys, root=True)
+        bad = {k: CatalogError(f"{k}: the fields to remove must be a list of names, not {type(v).__name__}",
+                               lfn=k) for k, v in keys.items()
+               if k not in items.failed and (isinstance(v, str | bytes) or not isinstance(v, Iterable))}
+        items.failed.update(bad)
         names = {items.lfn_of[k]: {n for n in v if isinstance(n, str)} for k, v in keys.items()
                  if k not in items.failed}
 

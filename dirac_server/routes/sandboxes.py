@@ -1,9 +1,11 @@
-"""``/api/jobs/sandbox...``: DiracX's sandbox routes, with the store on the server's disk.
+"""``/api/jobs/sandbox...``: DiracX's sandbox routes, with the store in a directory or on an SE.
 
 DiracX hands out presigned S3 URLs; here the upload and download URLs are the server's own
 routes (``/api/jobs/sandbox/upload`` and ``/download``), authorized not by a bearer token but by
 a short-lived token signed with the server's key (``typ`` ``sandbox-upload`` or
 ``sandbox-download``, naming one PFN): the client sends no ``Authorization`` header, as to S3.
+The bytes pass through the server whatever keeps them (a directory, or a storage element
+reached through its protocols); a storage element that fails answers 503.
 
 Who may use a sandbox: its uploader (and a sharing group, an administrator, as for jobs);
 whoever may read a job that has it; a pilot, the input sandboxes of the jobs it may update.
@@ -12,26 +14,31 @@ Anything else is answered like a sandbox that does not exist (404).
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Form, HTTPException, Path, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from dirac_core.config.registry import Property
-from dirac_core.errors import NotAuthenticated, NotFound
+from dirac_core.errors import ChecksumMismatch, NotAuthenticated, NotFound, StorageError
 from dirac_core.interware import Interware
 from dirac_core.model.identity import Identity
 from dirac_core.wms.access import Action
-from dirac_core.wms.sandboxes import SandboxStore, default_root, readable
+from dirac_core.wms.sandboxes import SandboxStore, readable
 from dirac_server.deps import Caller, Iw, Settings
 from dirac_server.errors import BadRequest
 from dirac_server.routes.jobs import MAX_JOB_ID, JobIDs, permitted
 from dirac_server.settings import ServerSettings
 
 router = APIRouter(prefix="/api/jobs", tags=["sandboxes"])
+log = logging.getLogger(__name__)
 
 UPLOAD_PATH = "/api/jobs/sandbox/upload"
 JobPath = Annotated[int, Path(ge=1, le=MAX_JOB_ID)]
@@ -47,18 +54,31 @@ class SandboxInfo(BaseModel):
 
 
 def make_store(iw: Interware, settings: ServerSettings) -> SandboxStore | None:
-    """The store of ``settings.sandbox_dir`` (or beside a SQLite file); None without a directory."""
-    root = settings.sandbox_dir or default_root(iw.database)
-    if root is None:
-        return None
-    return SandboxStore(database=iw.database, root=root, clock=iw.clock, max_size=settings.sandbox_max_bytes)
+    """The store of ``settings.sandbox_dir`` or ``sandbox_se``, else of the interware's ``[sandboxes]``
+    (by default beside a SQLite file); None when nothing says where. ``NotFound`` for an unknown SE."""
+    return SandboxStore.for_interware(iw, directory=settings.sandbox_dir, se=settings.sandbox_se,
+                                      se_path=settings.sandbox_se_path, max_size=settings.sandbox_max_bytes)
 
 
 def _store(request: Request) -> SandboxStore:
     store: SandboxStore | None = request.app.state.sandboxes
     if store is None:
-        raise HTTPException(503, "this server keeps no sandboxes (set ServerSettings.sandbox_dir)")
+        raise HTTPException(503, "this server keeps no sandboxes "
+                                 "(set ServerSettings.sandbox_dir or sandbox_se)")
     return store
+
+
+@contextmanager
+def _storage_answers(*, mismatch_is_ours: bool) -> Iterator[None]:
+    """A failing store as 503 (not the caller's fault); a ``ChecksumMismatch`` too when
+    ``mismatch_is_ours`` (a stored copy that went bad), else it stays the caller's 400."""
+    try:
+        yield
+    except StorageError as exc:
+        if isinstance(exc, ChecksumMismatch) and not mismatch_is_ours:
+            raise
+        log.error("sandbox store: %s", exc)
+        raise HTTPException(503, f"the sandbox store failed: {exc}") from exc
 
 
 def _sign(iw: Iw, settings: Settings, kind: str, pfn: str) -> str:
@@ -104,7 +124,8 @@ def init_upload(iw: Iw, identity: Caller, settings: Settings, request: Request,
     store = _store(request)
     if body.size > settings.sandbox_max_bytes:
         raise BadRequest(f"sandbox of {body.size} bytes over the limit ({settings.sandbox_max_bytes})")
-    pfn, exists = store.init_upload(identity, body.checksum, body.size, body.format)
+    with _storage_answers(mismatch_is_ours=True):
+        pfn, exists = store.init_upload(identity, body.checksum, body.size, body.format)
     if exists:
         return {"pfn": pfn, "url": None, "fields": {}}
     return {"pfn": pfn, "url": str(request.url_for("upload_sandbox")),
@@ -115,7 +136,9 @@ def init_upload(iw: Iw, identity: Caller, settings: Settings, request: Request,
 def upload_sandbox(iw: Iw, request: Request, token: Annotated[str, Form()], file: UploadFile) -> Response:
     """The upload URL (multipart: ``token`` and ``file``): 204; 400 when the bytes differ."""
     store = _store(request)
-    store.store(_pfn_of(iw, token, "sandbox-upload"), file.file)
+    pfn = _pfn_of(iw, token, "sandbox-upload")
+    with _storage_answers(mismatch_is_ours=False):
+        store.store(pfn, file.file)
     return Response(status_code=204)
 
 
@@ -135,10 +158,14 @@ def download_url(iw: Iw, identity: Caller, settings: Settings, request: Request,
 @router.get("/sandbox/download")
 def download_sandbox(iw: Iw, request: Request, token: Annotated[str, Query(max_length=8192)]
                      ) -> FileResponse:
-    """The download URL: the archive's bytes."""
+    """The download URL: the archive's bytes (from an SE: a copy checked, sent, then deleted)."""
     pfn = _pfn_of(iw, token, "sandbox-download")
-    path = _store(request).path(pfn)
-    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+    store = _store(request)
+    scratch = ExitStack()
+    with _storage_answers(mismatch_is_ours=True):
+        path = scratch.enter_context(store.local_file(pfn))
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name,
+                        background=BackgroundTask(scratch.close))
 
 
 @router.post("/sandbox/unassign")

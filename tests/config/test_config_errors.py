@@ -82,7 +82,7 @@ def test_unknown_plugin_type_lists_known_ones(site_data: dict[str, Any]) -> None
     assert problems[f"{CE0}.type"] == ("unknown computing_element type 'kubernetes'; "
                                        "known types: arc, batch, cloud, htcondorce, local, memory, vacuum")
     assert problems["resources.catalogs.dfc.type"] == \
-        "unknown catalog type 'lfc'; known types: memory, sql"
+        "unknown catalog type 'lfc'; known types: memory, remote, sql"
 
 
 def test_missing_plugin_type(site_data: dict[str, Any]) -> None:

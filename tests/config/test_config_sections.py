@@ -95,7 +95,7 @@ def test_default_types_read_entry_points(monkeypatch: pytest.MonkeyPatch) -> Non
     types = SectionTypes.default()
     assert seen == [ENTRY_POINT_GROUP]
     assert types.get("computing_element", "kubernetes") is KubernetesCE
-    assert types.known("catalog") == ["memory", "sql"]  # the broken one is skipped
+    assert types.known("catalog") == ["memory", "remote", "sql"]  # the broken one is skipped
 
 
 def test_builtin_kinds_and_lookup() -> None:

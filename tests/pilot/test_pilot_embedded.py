@@ -39,7 +39,8 @@ def test_a_pilot_runs_every_waiting_job_and_keeps_their_outputs(iw: Interware, t
     assert ("Running", "Job Initialization") in steps and steps[-1] == ("Done", "Execution Complete")
     store = SandboxStore(database=iw.database, root=default_root(iw.database), clock=iw.clock)  # type: ignore[arg-type]
     pfn = store.of_job(ids[0])["output"][0]
-    files = unpack(store.path(pfn), tmp_path / "out")
+    with store.local_file(pfn) as archive:
+        files = unpack(archive, tmp_path / "out")
     assert sorted(p.name for p in files) == ["r.txt", "std.out"]
     assert (tmp_path / "out" / "std.out").read_text().strip() == f"out-{ids[0]}"
     assert iw.pilots.get(["pilot-1"])["pilot-1"]["Status"] == PilotStatus.DONE

@@ -94,8 +94,8 @@ def _valid() -> Request:
     (lambda r: setattr(r.operations[0].files[0], "checksum", "0a0b0c0d"), "go together"),
     (lambda r: r.operations.append(Operation(type="SetFileStatus", arguments={"x": 1},
                                              files=[RequestFile(lfn="/demo/g")])), "takes no files"),
-    (lambda r: setattr(r.operations[0], "files", [RequestFile(lfn=f"/demo/{i}") for i in range(MAX_FILES + 1)]),
-     "at most 10000"),
+    (lambda r: setattr(r.operations[0], "files", [RequestFile(lfn=f"/demo/{i}")
+                                                   for i in range(MAX_FILES + 1)]), "at most 10000"),
 ])
 def test_validation_names_what_is_missing(spoil: object, message: str) -> None:
     validate(_valid())

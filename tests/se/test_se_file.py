@@ -38,7 +38,7 @@ def xattr_dir(tmp_path: Path) -> Path:
 
 
 class TestFileStorageConformance(StorageProtocolSuite):
-    capabilities = frozenset({"checksum"})
+    capabilities = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self, tmp_path: Path) -> StorageProtocol:
@@ -46,7 +46,7 @@ class TestFileStorageConformance(StorageProtocolSuite):
 
 
 class TestFileStorageWithoutXattrConformance(StorageProtocolSuite):
-    capabilities = frozenset({"checksum"})
+    capabilities = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self, tmp_path: Path) -> StorageProtocol:

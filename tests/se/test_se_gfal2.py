@@ -56,7 +56,7 @@ def file_base(gfal2_module: ModuleType, tmp_path: Path) -> Path:
 
 
 class TestGfal2FileConformance(StorageProtocolSuite):
-    capabilities = frozenset({"checksum"})
+    capabilities = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self, file_base: Path) -> Iterator[StorageProtocol]:
@@ -65,7 +65,7 @@ class TestGfal2FileConformance(StorageProtocolSuite):
 
 
 class TestGfal2FileWithChecksumXattrConformance(StorageProtocolSuite):
-    capabilities = frozenset({"checksum"})
+    capabilities = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self, file_base: Path) -> Iterator[StorageProtocol]:

@@ -77,7 +77,7 @@ def davs_base(server: XRootDServer) -> str:
 
 
 class TestGfal2RootConformance(StorageProtocolSuite):
-    capabilities = frozenset({"checksum"})
+    capabilities = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self, gfal2_plugins: ModuleType, xrootd_server: XRootDServer) -> Iterator[StorageProtocol]:
@@ -86,7 +86,7 @@ class TestGfal2RootConformance(StorageProtocolSuite):
 
 
 class TestGfal2DavsConformance(StorageProtocolSuite):
-    capabilities = frozenset({"checksum"})
+    capabilities = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self, gfal2_plugins: ModuleType, xrootd_server: XRootDServer,

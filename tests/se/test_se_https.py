@@ -64,12 +64,16 @@ def digest_driver(web_driver: HttpsStorage, xrootd_server: XRootDServer) -> Iter
 
 
 class TestHttpsStorageConformance(StorageProtocolSuite):
+    capabilities = frozenset({"third_party_copy"})
+
     @pytest.fixture
     def driver(self, https_driver: HttpsStorage) -> HttpsStorage:
         return https_driver
 
 
 class TestDavsStorageConformance(StorageProtocolSuite):
+    capabilities = frozenset({"third_party_copy"})
+
     @pytest.fixture
     def driver(self, davs_driver: HttpsStorage) -> HttpsStorage:
         return davs_driver

@@ -34,7 +34,7 @@ def root_driver(xrootd_server: XRootDServer) -> Iterator[RootStorage]:
 
 
 class TestRootStorageConformance(StorageProtocolSuite):
-    capabilities: ClassVar[frozenset[str]] = frozenset({"checksum"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self, root_driver: RootStorage) -> RootStorage:

@@ -50,7 +50,7 @@ def boto3_installed() -> None:
 
 
 class TestS3StorageConformance(StorageProtocolSuite):
-    capabilities = frozenset({"checksum"})
+    capabilities = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self, s3: S3Storage) -> StorageProtocol:

@@ -94,7 +94,7 @@ def test_mismatch_oversize_and_bad_requests(sb: TestClient, auth: Any, tmp_path:
     found = sb.post("/api/jobs/sandbox", json=_info(data), headers=auth("alice")).json()
     sent = sb.post(found["url"], data=found["fields"], files={"file": ("file", data + b"x")})
     assert sent.status_code == 400 and "does not match" in sent.json()["detail"]
-    assert list((tmp_path / "store" / "demo").iterdir()) == []
+    assert list((tmp_path / "store").iterdir()) == []  # nothing kept, no staged upload left
     assert sb.get("/api/jobs/sandbox", params={"pfn": found["pfn"]}, headers=auth("alice")).status_code == 404
     over = sb.post("/api/jobs/sandbox", json=_info(data, size=LIMIT + 1), headers=auth("alice"))
     assert over.status_code == 400 and "over the limit" in over.json()["detail"]

@@ -16,10 +16,16 @@ from dirac_core.errors import ChecksumMismatch, JDLError, NotFound
 from dirac_core.model import FakeClock
 from dirac_core.wms import WorkloadManager
 from dirac_core.wms.sandbox_archives import UnsafeArchive, pack, unpack
+from dirac_core.wms.sandbox_bytes import DirectoryBytes
 from dirac_core.wms.sandboxes import InvalidSandbox, SandboxPFN, SandboxStore
 
 DATA = b"some sandbox bytes" * 100
 SUM = hashlib.sha256(DATA).hexdigest()
+
+
+def _root(store: SandboxStore) -> Path:
+    assert isinstance(store.backend, DirectoryBytes)
+    return store.backend.root
 
 
 @pytest.fixture
@@ -38,11 +44,12 @@ def test_upload_is_content_addressed_and_checked(store: SandboxStore) -> None:
     pfn, exists = store.init_upload(who(), SUM.upper(), len(DATA), "tar.bz2")
     assert not exists
     assert pfn == f"SB:SandboxSE|/demo/demo_user/alice/sha256:{SUM}.tar.bz2"
-    with pytest.raises(NotFound):
-        store.path(pfn)
+    with pytest.raises(NotFound), store.local_file(pfn):
+        pass
     store.store(pfn, DATA)
     assert store.init_upload(who(), SUM, len(DATA), "tar.bz2") == (pfn, True)
-    assert store.path(pfn) == store.root / "demo" / f"sha256:{SUM}.tar.bz2"
+    with store.local_file(pfn) as path:  # a directory store: the file itself
+        assert path == _root(store) / "demo" / f"sha256:{SUM}.tar.bz2"
     with store.open(pfn) as handle:
         assert handle.read() == DATA
     # another user with the same content gets a PFN of their own and must upload it
@@ -55,7 +62,7 @@ def test_mismatch_keeps_nothing(store: SandboxStore) -> None:
     for wrong in (DATA[:-1] + b"X", DATA + b"more", DATA[:-1]):
         with pytest.raises(ChecksumMismatch):
             store.store(pfn, io.BytesIO(wrong))
-    assert list((store.root / "demo").iterdir()) == []
+    assert list(_root(store).iterdir()) == []  # nothing kept, no staged upload left
     assert not store.get(pfn)["uploaded"]
 
 
@@ -96,21 +103,23 @@ def test_jobs_sandboxes_and_cleaning(store: SandboxStore, wms: WorkloadManager,
     assert sorted(store.jobs_of(out)) == [(job.job_id, "output")]
     unused = _uploaded(store, "carol", b"never used")
     fake_clock.advance(timedelta(days=30))
-    assert store.clean(timedelta(days=7)) == 1  # carol's: no job has it
-    assert not (store.root / "demo" / f"sha256:{hashlib.sha256(b'never used').hexdigest()}.tar.bz2").exists()
+    assert sorted(store.clean(timedelta(days=7)).ok) == [unused]  # carol's: no job has it
+    never = hashlib.sha256(b"never used").hexdigest()
+    assert not (_root(store) / "demo" / f"sha256:{never}.tar.bz2").exists()
     with pytest.raises(NotFound):
         store.get(unused)
     assert store.unassign([job.job_id]) == 2
-    assert store.clean(timedelta(days=7)) == 2
-    assert list((store.root / "demo").iterdir()) == []
+    assert sorted(store.clean(timedelta(days=7)).ok) == sorted([pfn, out])
+    assert list((_root(store) / "demo").iterdir()) == []
 
 
 def test_clean_keeps_files_other_pfns_share(store: SandboxStore, fake_clock: FakeClock) -> None:
     mine = _uploaded(store)
     fake_clock.advance(timedelta(days=30))
     theirs = _uploaded(store, "bob")
-    assert store.clean(timedelta(days=7)) == 1
-    assert store.path(theirs).read_bytes() == DATA
+    assert list(store.clean(timedelta(days=7)).ok) == [mine]
+    with store.local_file(theirs) as path:
+        assert path.read_bytes() == DATA
     with pytest.raises(NotFound):
         store.get(mine)
 

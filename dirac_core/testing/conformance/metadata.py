@@ -180,6 +180,12 @@ class MetadataCatalogSuite(ConformanceSuite):
         assert "particle" not in meta and "run" not in meta and meta["zenith"] == 10
         assert driver.find_files({"particle": "Any"}) == [B]
 
+    def test_removing_with_a_name_instead_of_a_list_fails_that_item(self, driver: _Both) -> None:
+        populate(driver)
+        res = driver.remove_metadata({A: "run", B: ["run"]})
+        assert isinstance(res.failed[A], CatalogError) and list(res.ok) == [B]
+        assert driver.get_metadata([A]).ok[A]["run"] == 1  # a string is not the list of its letters
+
     def test_removed_paths_lose_their_metadata(self, driver: _Both) -> None:
         populate(driver)
         driver.remove_files([A]).raise_for_failures()

@@ -2,7 +2,10 @@
 
 Subclass :class:`StorageProtocolSuite` and provide a ``driver`` fixture that
 yields a driver writing under an empty, private directory. Capabilities:
-``checksum`` (``stat`` returns the adler32 the storage computed).
+``checksum`` (``stat`` returns the adler32 the storage computed);
+``third_party_copy`` (the driver is a
+:class:`~dirac_core.plugins.storage.ThirdPartyCopy` that copies from its own
+URLs; without it, the driver must say it cannot).
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from dirac_core.checksums import adler32_bytes
-from dirac_core.errors import NotFound
-from dirac_core.plugins.storage import StorageProtocol
+from dirac_core.errors import NotFound, StorageError
+from dirac_core.plugins.storage import StorageProtocol, ThirdPartyCopy
 from dirac_core.testing.conformance.base import ConformanceSuite
 
 __all__ = ["StorageProtocolSuite"]
@@ -22,7 +25,7 @@ __all__ = ["StorageProtocolSuite"]
 class StorageProtocolSuite(ConformanceSuite):
     """Tests every storage protocol driver must pass."""
 
-    known_capabilities = frozenset({"checksum"})
+    known_capabilities = frozenset({"checksum", "third_party_copy"})
 
     @pytest.fixture
     def driver(self) -> StorageProtocol:
@@ -83,3 +86,24 @@ class StorageProtocolSuite(ConformanceSuite):
         url = driver.url("/vo/u/f")
         assert url.startswith(f"{driver.scheme}:")
         assert url.endswith("/vo/u/f")
+
+    def test_third_party_copy_from_its_own_urls(self, driver: StorageProtocol, payload: Path,
+                                                tmp_path: Path) -> None:
+        driver.put(payload, "/vo/tpc/src")
+        source = driver.url("/vo/tpc/src")
+        if not self.has("third_party_copy"):
+            assert not isinstance(driver, ThirdPartyCopy) or not driver.can_copy_from(source)
+            return
+        assert isinstance(driver, ThirdPartyCopy) and driver.can_copy_from(source)
+        old = tmp_path / "old.bin"
+        old.write_bytes(b"an old copy, to be replaced")
+        driver.put(old, "/vo/tpc/deep/copy")
+        copied = driver.copy_from(source, "/vo/tpc/deep/copy")
+        assert copied.size == payload.stat().st_size
+        assert copied.checksum in (None, adler32_bytes(payload.read_bytes()))
+        back = tmp_path / "copied.bin"
+        driver.get("/vo/tpc/deep/copy", back)
+        assert back.read_bytes() == payload.read_bytes()
+        with pytest.raises((NotFound, StorageError)):
+            driver.copy_from(driver.url("/vo/tpc/none"), "/vo/tpc/never")
+        assert not driver.exists("/vo/tpc/never")  # a failed copy leaves nothing
