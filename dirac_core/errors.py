@@ -25,7 +25,8 @@ The hierarchy::
     ├── StorageError                a storage element operation failed
     │   └── ChecksumMismatch        the copy's checksum differs from the source's
     ├── CatalogError                a file catalog operation failed
-    └── InvalidRequest              a request (to-do list) misses what its operations need
+    ├── InvalidRequest              a request (to-do list) misses what its operations need
+    └── InvalidTransformation       a transformation's type, plugin, parameters or query is wrong
 
 :class:`BulkResult` carries the outcome of a bulk call: ``ok`` maps each
 item that succeeded to its value, ``failed`` maps each item that failed to
@@ -51,6 +52,7 @@ __all__ = [
     "DatabaseUnavailable",
     "DiracError",
     "InvalidRequest",
+    "InvalidTransformation",
     "InvalidTransition",
     "JDLError",
     "NotAuthenticated",
@@ -199,6 +201,11 @@ class CatalogError(DiracError):
 class InvalidRequest(DiracError):
     """A request is malformed: no name or operations, an unknown operation type, a missing
     attribute its type needs; the message says which operation and file."""
+
+
+class InvalidTransformation(DiracError):
+    """A transformation cannot be created or changed as asked: an unknown type or splitter, a
+    splitter parameter out of range, a bad input query; the message names the parameter."""
 
 
 K = TypeVar("K", bound=Hashable)
