@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -32,7 +33,11 @@ from dirac_core.model.identity import Identity
 from dirac_core.plugins.manager import make_plugin_manager
 from dirac_core.rms.failover import RequestFailover
 from dirac_core.rms.store import RequestStore
+from dirac_core.rms.tasks import RequestCleaningTask, RequestExecutionTask
+from dirac_core.rms.wiring import build_executor, handler_types, load_handlers
 from dirac_core.tasks import PeriodicTask, TaskScheduler
+from dirac_core.transformation import TransformationSystem, transformation_tasks
+from dirac_core.transformation.productions import ProductionSystem
 from dirac_core.wms.engine import WorkloadManager
 from dirac_core.wms.pilots import PilotRegistry
 from dirac_core.wms.tasks import wms_tasks
@@ -144,8 +149,6 @@ class Interware:
         self.pilots = PilotRegistry(database=database, clock=clock)
         for task in wms_tasks(self.wms):
             self.scheduler.add(task)
-        #: the request store (the to-do list and the failover system)
-        self.requests = RequestStore(database=database, clock=clock)
         #: the storage elements, by name
         self.storage = StorageElements(config)
         #: the file catalogs as one (None when none is configured or its driver is missing)
@@ -164,6 +167,28 @@ class Interware:
             self.stager = Stager(database=database, wms=self.wms, catalog=self.catalog,
                                  storage=self.storage, clock=clock)
             self.scheduler.add(StagingTask(self.stager))
+        # -- requests: the store accepts the types of the loaded handlers; the executor runs them
+        #: the operation handlers by type (``dirac.operation_handlers``)
+        self.operation_handlers = load_handlers()
+        #: the request store (the to-do list and the failover system)
+        self.requests = RequestStore(database=database, clock=clock,
+                                     types=handler_types(self.operation_handlers))
+        #: the request executor (``run_once()``: one cycle); ``services`` reach other systems
+        self.request_executor = build_executor(self)
+        self.scheduler.add(RequestExecutionTask(self.request_executor,
+                                                interval=timedelta(seconds=config.requests.interval)))
+        self.scheduler.add(RequestCleaningTask(self.requests, config.requests))
+        # -- transformations and productions: tasks become jobs or requests; SetFileStatus reaches them
+        #: the transformation system (its input-data hook is registered in ``hooks``)
+        self.transformations = TransformationSystem(database=database, clock=clock, config=config,
+                                                    wms=self.wms, requests=self.requests,
+                                                    catalog=self.catalog, hooks=hooks)
+        #: productions: chains of transformations
+        self.productions = ProductionSystem(database=database, clock=clock,
+                                            transformations=self.transformations)
+        self.request_executor.services["transformations"] = self.transformations
+        for task in transformation_tasks(self.transformations):
+            self.scheduler.add(task)
 
     @classmethod
     def from_config(cls, config: Config, *, clock: Clock | None = None,
@@ -245,7 +270,8 @@ class Interware:
         self.scheduler.add(task)
 
     def close(self) -> None:
-        """Release the storage elements, the catalogs and the database connections."""
+        """Stop the request executor; release the storage elements, the catalogs and the database."""
+        self.request_executor.close()
         self.storage.close()
         if self.catalog is not None:
             self.catalog.close()

@@ -31,6 +31,11 @@ PUBLIC = {
         "StatusUpdate", "SubmittedJob", "WorkloadManager",
     ],
     "dirac_core.testing": ["FakeClock", "MemoryCatalog", "MemoryComputingElement", "MemoryStorage"],
+    "dirac_core.transformation": [
+        "InputQueryTask", "MonitorTask", "ReservationTask", "SplitResult", "SplitTask", "SubmitResult",
+        "SubmitTask", "Task", "Transformation", "TransformationFile", "TransformationSettings",
+        "TransformationSpec", "TransformationStats", "TransformationSystem", "transformation_tasks",
+    ],
     "dirac_core.auth": [
         "AuthManager", "DeviceFlowError", "DeviceFlows", "DeviceStart", "InvalidScope", "KeyStore",
         "Scope", "TokenPair", "TokenService", "hash_password", "parse_scope", "resolve",

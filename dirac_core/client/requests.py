@@ -14,7 +14,8 @@ from dirac_core.client.transport import Transport
 from dirac_core.dms.catalog_wire import bulk
 from dirac_core.errors import BulkResult, InvalidRequest
 from dirac_core.rms.request import Request
-from dirac_core.rms.wire import request_from_json, request_to_json
+from dirac_core.rms.store import RequestSummary
+from dirac_core.rms.wire import request_from_json, request_to_json, summary_from_json
 
 __all__ = ["RemoteRequests"]
 
@@ -57,6 +58,16 @@ class RemoteRequests:
             if ids := answer.json():
                 out[job_id] = [int(i) for i in ids]
         return out
+
+    def search(self, *, statuses: Iterable[str] = (), page: int = 1, per_page: int = 100
+               ) -> list[RequestSummary]:
+        """One page of the caller's requests (a VO administrator's: the VO's), newest first."""
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if wanted := [str(s) for s in statuses]:
+            params["status"] = wanted
+        answer = self._transport.request("GET", "/api/requests", idempotent=True, params=params,
+                                         headers=self._headers())
+        return [summary_from_json(item) for item in answer.json()]
 
     def cancel(self, request_ids: Iterable[int]) -> BulkResult[int, Any]:
         """Cancel requests; a bulk result by id."""

@@ -19,6 +19,7 @@ from dirac_core.config.model import Config
 from dirac_core.config.operations import Operations, VOPolicy
 from dirac_core.config.queues import Queue
 from dirac_core.config.registry import VO, Group, Property, Registry, User
+from dirac_core.config.requests import RequestSettings
 from dirac_core.config.resources import AccessStatus, Medium, Resources, Site, StorageElement
 from dirac_core.config.sandboxes import SandboxSettings
 from dirac_core.config.sections import (
@@ -76,6 +77,7 @@ __all__ = [
     "ProtocolSection",
     "Queue",
     "Registry",
+    "RequestSettings",
     "Resources",
     "RootProtocol",
     "S3Protocol",

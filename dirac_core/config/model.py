@@ -8,6 +8,7 @@ from dirac_core.config.auth import AuthSettings
 from dirac_core.config.database import DatabaseSettings
 from dirac_core.config.operations import Operations
 from dirac_core.config.registry import Registry
+from dirac_core.config.requests import RequestSettings
 from dirac_core.config.resources import Resources
 from dirac_core.config.sandboxes import SandboxSettings
 from dirac_core.errors import ConfigError
@@ -30,6 +31,7 @@ class Config:
     operations: Operations = attrs.Factory(Operations)
     auth: AuthSettings = attrs.Factory(AuthSettings)
     sandboxes: SandboxSettings = attrs.Factory(SandboxSettings)
+    requests: RequestSettings = attrs.Factory(RequestSettings)
 
     def __attrs_post_init__(self) -> None:
         problems: list[tuple[str, str]] = []

@@ -10,6 +10,9 @@
   PostgreSQL one ``UPDATE ... FROM unnest(...)``; on MariaDB the columns
   that vary into a temporary table and one joined UPDATE (an ``executemany``
   of UPDATEs is a round trip per row there); on SQLite an ``executemany``.
+  ``where`` limits it to rows whose columns hold one of the given values (a
+  compare-and-set: only rows still in the expected state change), and it
+  returns how many rows it updated.
 
 Errors are SQLAlchemy's, as for any statement.
 """
@@ -17,7 +20,8 @@ Errors are SQLAlchemy's, as for any statement.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +30,7 @@ from sqlalchemy.engine import Dialect
 
 from dirac_core.db.prepared import run_on_cursor
 
-__all__ = ["bulk_insert", "bulk_update"]
+__all__ = ["bulk_insert", "bulk_update", "bulk_update_columns"]
 
 #: From this many rows on, a server gets the array or temporary-table form.
 _SET_MIN = 64
@@ -78,61 +82,105 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     conn.exec_driver_sql(sql, params)
 
 
-def bulk_update(conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+def bulk_update(conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, Any]], *,
+                where: Mapping[str, Collection[Any]] | None = None) -> int:
     """Update the rows of ``key``'s table whose ``key`` is each row's; every dict has the key
-    column's name and the same other keys (the columns to set).
+    column's name and the same other keys (the columns to set). ``where`` maps columns to the
+    values they must hold for a row to change (``status IN (...)``). Returns how many rows
+    were updated (rows the database matched).
 
     Raises ``ValueError`` naming a key that is not a column, before anything is written.
     """
     if not rows:
-        return
+        return 0
+    names = tuple(rows[0])
+    sets = [name for name in names if name != key.name]
+    same: dict[str, Any] = {}
+    if conn.dialect.name in ("postgresql", "mysql") and len(rows) >= _SET_MIN:
+        # a column with one value in every row is set from one bound parameter
+        first = rows[0]
+        same = {n: first[n] for n in sets if all(row[n] == first[n] for row in rows)}
+    columns = {name: [row[name] for row in rows] for name in names if name not in same}
+    return bulk_update_columns(conn, key, columns, same=same, where=where)
+
+
+def bulk_update_columns(conn: Connection, key: Column[Any], columns: Mapping[str, Sequence[Any]], *,
+                        same: Mapping[str, Any] | None = None,
+                        where: Mapping[str, Collection[Any]] | None = None) -> int:
+    """:func:`bulk_update` with the rows given column by column: ``columns`` maps the key column's
+    name and each column to set to one value per row (all of one length); ``same`` gives the
+    columns set to one value in every row. For hot paths: no dict per row is built.
+
+    Raises ``ValueError`` naming a key that is not a column, before anything is written.
+    """
     table = key.table
     assert isinstance(table, Table)
-    names = tuple(rows[0])
-    unknown = [name for name in names if name not in table.c]
+    same = dict(same or {})
+    conditions = {name: tuple(values) for name, values in (where or {}).items()}
+    unknown = [name for name in (*columns, *same, *conditions) if name not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
-    sets = [name for name in names if name != key.name]
+    ids = list(columns[key.name])
+    if not ids:
+        return 0
+    varying = [name for name in columns if name != key.name and name not in same]
     dialect = conn.dialect
-    if dialect.name not in ("postgresql", "mysql") or len(rows) < _SET_MIN:
-        _update_many(conn, key, tuple(sets), rows)
-        return
-    # a column with one value in every row is set from one bound parameter
-    first = rows[0]
-    constant = {n: first[n] for n in sets if all(row[n] == first[n] for row in rows)}
-    varying = [n for n in sets if n not in constant]
+    if dialect.name not in ("postgresql", "mysql") or len(ids) < _SET_MIN:
+        return _update_many(conn, key, columns, same, conditions)
     if not varying:
-        for part in range(0, len(rows), _SET_CHUNK):
-            ids = [row[key.name] for row in rows[part:part + _SET_CHUNK]]
-            conn.execute(update(table).where(key.in_(ids)).values(constant))
-    elif dialect.name == "postgresql":
-        _update_through_arrays(conn, key, constant, varying, rows)
-    else:
-        _update_through_temporary_table(conn, key, constant, varying, rows)
+        done = 0
+        for part in range(0, len(ids), _SET_CHUNK):
+            done += conn.execute(update(table).where(key.in_(ids[part:part + _SET_CHUNK]),
+                                                     *_clauses(table, conditions)).values(same)).rowcount
+        return done
+    bound = _bound(dialect, table, {n: columns[n] for n in (key.name, *varying)})
+    if dialect.name == "postgresql":
+        return _update_through_arrays(conn, key, same, bound, conditions=conditions)
+    return _update_through_temporary_table(conn, key, same, bound, conditions=conditions)
 
 
-def _update_many(conn: Connection, key: Column[Any], sets: tuple[str, ...],
-                 rows: Sequence[Mapping[str, Any]]) -> None:
-    """One DBAPI ``executemany`` of ``UPDATE ... WHERE key = ?``, binds processed per column."""
+def _clauses(table: Table, conditions: Mapping[str, tuple[Any, ...]]) -> list[Any]:
+    return [table.c[name].in_(values) for name, values in conditions.items()]
+
+
+def _update_many(conn: Connection, key: Column[Any], columns: Mapping[str, Sequence[Any]],
+                 same: Mapping[str, Any], conditions: Mapping[str, tuple[Any, ...]]) -> int:
+    """One DBAPI ``executemany`` of ``UPDATE ... WHERE key = ? [AND ...]``, binds processed per
+    column (and once for a value shared by every row)."""
     table = key.table
     assert isinstance(table, Table)
-    sql, order = _compiled_update(conn.dialect, key, sets)
-    names = (key.name, *sets)
-    columns = _bound_columns(conn.dialect, table, names, rows)
-    by_bind = {f"b_{n}": columns[n] for n in names}
+    dialect = conn.dialect
+    sets = tuple(n for n in (*columns, *same) if n != key.name)
+    shape = tuple((name, len(values)) for name, values in conditions.items())
+    sql, order = _compiled_update(dialect, key, sets, shape)
+    count = len(columns[key.name])
+    by_bind: dict[str, Any] = {f"b_{n}": values for n, values in _bound(dialect, table, columns).items()}
+    shared = _bound(dialect, table, {n: [v] for n, v in same.items()})
+    fixed = {f"b_{n}": values[0] for n, values in shared.items()}
+    for name, values in conditions.items():
+        for i, value in enumerate(_bound(dialect, table, {name: list(values)})[name]):
+            fixed[f"w_{name}_{i}"] = value
+    names = list(order) if order is not None else [*by_bind, *fixed]
+    # a value shared by every row is repeated: zip stops with the per-row columns
+    streams = [by_bind[b] if b in by_bind else itertools.repeat(fixed[b]) for b in names]
     if order is not None:
-        params: list[Any] = list(zip(*(by_bind[b] for b in order), strict=True))
+        params: list[Any] = list(zip(*streams, strict=False))
     else:
-        params = [dict(zip(by_bind, values, strict=True))
-                  for values in zip(*by_bind.values(), strict=True)]
-    conn.exec_driver_sql(sql, params)
+        params = [dict(zip(names, values, strict=True)) for values in zip(*streams, strict=False)]
+    assert len(params) == count
+    return int(conn.exec_driver_sql(sql, params).rowcount)
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_update(dialect: Dialect, key: Column[Any], sets: tuple[str, ...]
-                     ) -> tuple[str, tuple[str, ...] | None]:
-    """``UPDATE <table> SET <sets> WHERE <key> = ...``, its text and positional bind order."""
-    stmt = (update(key.table).where(key == bindparam(f"b_{key.name}"))
+def _compiled_update(dialect: Dialect, key: Column[Any], sets: tuple[str, ...],
+                     shape: tuple[tuple[str, int], ...] = ()) -> tuple[str, tuple[str, ...] | None]:
+    """``UPDATE <table> SET <sets> WHERE <key> = ... [AND <column> IN (...)]``, its text and
+    positional bind order; ``shape`` gives each condition's column and number of values."""
+    table = key.table
+    assert isinstance(table, Table)
+    stmt = (update(table).where(key == bindparam(f"b_{key.name}"),
+                                *(table.c[name].in_([bindparam(f"w_{name}_{i}") for i in range(count)])
+                                  for name, count in shape))
             .values({n: bindparam(f"b_{n}") for n in sets}))
     compiled = stmt.compile(dialect=dialect)
     order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
@@ -140,41 +188,50 @@ def _compiled_update(dialect: Dialect, key: Column[Any], sets: tuple[str, ...]
 
 
 def _update_through_arrays(conn: Connection, key: Column[Any], constant: Mapping[str, Any],
-                           varying: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    """PostgreSQL: one ``UPDATE ... FROM unnest(<one array per varying column>)``."""
+                           bound: Mapping[str, list[Any]], *,
+                           conditions: Mapping[str, tuple[Any, ...]]) -> int:
+    """PostgreSQL: one ``UPDATE ... FROM unnest(<one array per varying column>)``; ``bound`` holds
+    the key column and the varying ones, through their bind processors."""
     table = key.table
     assert isinstance(table, Table)
     dialect = conn.dialect
-    ordered = (key.name, *varying)
-    columns = _bound_columns(dialect, table, ordered, rows)
-    fixed = _bound_columns(dialect, table, tuple(constant), [constant])
+    ordered = tuple(bound)
+    varying = ordered[1:]
+    fixed = _bound(dialect, table, {n: [v] for n, v in constant.items()})
+    wanted = {name: _bound(dialect, table, {name: list(values)})[name] for name, values in conditions.items()}
     assignments = ", ".join([*(f"{_q(dialect, n)} = v.{_q(dialect, n)}" for n in varying),
                              *(f"{_q(dialect, n)} = %b" for n in constant)])
+    extra = "".join(f" AND t.{_q(dialect, n)} = ANY(CAST(%b AS {table.c[n].type.compile(dialect=dialect)}[]))"
+                    for n in conditions)
     sql = (f"UPDATE {_quoted(dialect, table)} AS t SET {assignments} "  # noqa: S608
            f"FROM {_unnest(dialect, table, ordered)} AS v({_names(dialect, ordered)}) "
-           f"WHERE t.{_q(dialect, key.name)} = v.{_q(dialect, key.name)}")
-    # the constants' placeholders come first in the text (SET), then the arrays
-    for start in range(0, len(rows), _SET_CHUNK):
-        conn.exec_driver_sql(sql, (*(fixed[n][0] for n in constant),
-                                   *(columns[n][start:start + _SET_CHUNK] for n in ordered)))
+           f"WHERE t.{_q(dialect, key.name)} = v.{_q(dialect, key.name)}{extra}")
+    # placeholders in text order: the constants (SET), the arrays (FROM), the conditions (WHERE)
+    done = 0
+    for start in range(0, len(bound[key.name]), _SET_CHUNK):
+        done += conn.exec_driver_sql(sql, (*(fixed[n][0] for n in constant),
+                                           *(bound[n][start:start + _SET_CHUNK] for n in ordered),
+                                           *(wanted[n] for n in conditions))).rowcount
+    return done
 
 
-def _update_through_temporary_table(conn: Connection, key: Column[Any],
-                                    constant: Mapping[str, Any], varying: Sequence[str],
-                                    rows: Sequence[Mapping[str, Any]]) -> None:
-    """MariaDB: the varying columns into a temporary table, one joined UPDATE."""
+def _update_through_temporary_table(conn: Connection, key: Column[Any], constant: Mapping[str, Any],
+                                    bound: Mapping[str, list[Any]], *,
+                                    conditions: Mapping[str, tuple[Any, ...]]) -> int:
+    """MariaDB: the varying columns into a temporary table, one joined UPDATE; ``bound`` as for
+    :func:`_update_through_arrays`."""
     table = key.table
     assert isinstance(table, Table)
+    varying = [n for n in bound if n != key.name]
     temp = Table(f"tmp_{table.name}_updates"[:60], MetaData(),
                  Column(key.name, key.type, primary_key=True),
                  *(Column(n, table.c[n].type) for n in varying),
                  prefixes=["TEMPORARY"])
     temp.create(conn)
     try:
-        names = (key.name, *varying)
-        _mysql_insert(conn, temp, names, _bound_columns(conn.dialect, temp, names, rows))
-        conn.execute(update(table).where(key == temp.c[key.name])
-                     .values({**{n: temp.c[n] for n in varying}, **constant}))
+        _mysql_insert(conn, temp, tuple(bound), bound)
+        return int(conn.execute(update(table).where(key == temp.c[key.name], *_clauses(table, conditions))
+                                .values({**{n: temp.c[n] for n in varying}, **constant})).rowcount)
     finally:
         temp.drop(conn)
 
@@ -238,6 +295,15 @@ def _literal(value: Any, escape: Callable[[Any], bytes]) -> bytes:
 def _run_in_chunks(conn: Connection, sql: str, arrays: list[list[Any]]) -> None:
     for start in range(0, len(arrays[0]), _SET_CHUNK):
         conn.exec_driver_sql(sql, tuple(a[start:start + _SET_CHUNK] for a in arrays))
+
+
+def _bound(dialect: Dialect, table: Table, columns: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """Column name -> its values through the column's bind processor (once per distinct value)."""
+    out: dict[str, list[Any]] = {}
+    for name, values in columns.items():
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        out[name] = _processed(list(values), process) if process is not None else list(values)
+    return out
 
 
 def _bound_columns(dialect: Dialect, table: Table, names: Sequence[str],

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from dirac_core.db.tables import auth, catalog, core, requests, staging, wms
+from dirac_core.db.tables import (
+    auth,
+    catalog,
+    core,
+    productions,
+    requests,
+    staging,
+    transformations,
+    wms,
+)
 
 __all__ = ["all_metadata"]
 
@@ -18,4 +27,4 @@ __all__ = ["all_metadata"]
 def all_metadata() -> tuple[MetaData, ...]:
     """Every system's ``MetaData``, ``core`` first (later systems may refer to it)."""
     return (core.metadata, wms.metadata, auth.metadata, catalog.metadata, staging.metadata,
-            requests.metadata)
+            requests.metadata, transformations.metadata, productions.metadata)

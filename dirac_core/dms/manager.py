@@ -11,6 +11,8 @@
   download and upload, checked against the catalog, then registered (:mod:`dirac_core.dms.transfer`).
 - :meth:`DataManager.remove_file` and :meth:`DataManager.remove_replica` (which refuses the last
   replica).
+- :meth:`DataManager.register_files`: files already on storage registered in bulk (the request
+  executor's ``RegisterFile``).
 
 Hooks: ``dirac_file_registered`` after a file is registered, ``dirac_transfer_done`` after a copy
 (``third_party`` says whether the target's storage copied it itself).
@@ -107,6 +109,27 @@ class DataManager:
                      metadata={lfn: {"Size": stat.size, "Checksum": checksum, "SE": se}})
         return StoredFile(lfn=lfn, se=se, size=stat.size, checksum=checksum, registered=True)
 
+    def register_files(self, entries: Sequence[FileEntry], ses: Sequence[str]) -> BulkResult[str, None]:
+        """Register files that are on storage already: each entry, with a replica on every SE of
+        ``ses``, in two bulk catalog calls. The catalog's answer per LFN (an identical entry
+        registered before succeeds); ``dirac_file_registered`` for the files registered."""
+        result: BulkResult[str, None] = BulkResult()
+        added = self.catalog.add_files(entries)
+        for lfn, error in added.failed.items():
+            result.add_failed(lfn, error)
+        good = [e for e in entries if e.lfn not in result.failed]
+        if good and ses:
+            replicas = self.catalog.add_replicas({e.lfn: list(ses) for e in good})
+            for lfn, error in replicas.failed.items():
+                result.add_failed(lfn, error)
+        done = [e for e in good if e.lfn not in result.failed]
+        for entry in done:
+            result.add_ok(entry.lfn, None)
+        if done:
+            self._notify("dirac_file_registered", lfns=[e.lfn for e in done], metadata={
+                e.lfn: {"Size": e.size, "Checksum": e.checksum, "SE": ses[0] if ses else None} for e in done})
+        return result
+
     def _register(self, entry: FileEntry, se: str) -> None:
         added = self.catalog.add_files([entry])
         if entry.lfn in added.failed:
@@ -172,11 +195,14 @@ class DataManager:
         done = replicate(self.storage, entry, sources, target_se, why=why)
         copied = StoredFile(lfn=lfn, se=target_se, size=done.size, checksum=entry.checksum or "",
                             registered=True, method=done.method, tpc_error=done.tpc_error)
-        added = self.catalog.add_replicas({lfn: [target_se]})
-        if lfn in added.failed:
+        try:
+            refused = self.catalog.add_replicas({lfn: [target_se]}).failed.get(lfn)
+        except DiracError as exc:  # the catalog did not answer: the same as refusing this file
+            refused = exc
+        if refused is not None:
             if self.failover is None:
                 self.storage[target_se].remove(lfn)
-                raise added.failed[lfn]
+                raise refused
             try:
                 record = self.failover("RegisterReplica", lfn, se=target_se)
             except DiracError:
@@ -198,20 +224,31 @@ class DataManager:
         if len(ses) == 1:
             raise CatalogError(f"{se} holds the last replica of {lfn}: remove the file instead",
                                lfn=lfn, se=se)
-        self.storage[se].remove(lfn)
+        self._drop_replica(lfn, se)
+
+    def _drop_replica(self, lfn: str, se: str) -> None:
+        """Forget the replica in the catalog, then delete the copy. The catalog goes first because
+        it checks that the caller may (storage does not); when the copy cannot be deleted the
+        replica is registered again, so that the catalog never loses a copy that is there."""
         removed = self.catalog.remove_replicas({lfn: [se]})
         if lfn in removed.failed:
             raise removed.failed[lfn]
+        try:
+            self.storage[se].remove(lfn)
+        except DiracError:
+            self.catalog.add_replicas({lfn: [se]})
+            raise
 
     def remove_file(self, lfns: Sequence[str]) -> BulkResult[str, None]:
-        """Remove every replica, then the catalog entry; a missing file is removed already."""
+        """Remove every replica (see :meth:`remove_replica` for the order), then the catalog
+        entry; a missing file is removed already."""
         result: BulkResult[str, None] = BulkResult()
         for given in lfns:
             try:
                 lfn = normalize_lfn(given)
                 replicas = self.catalog.get_replicas([lfn])
                 for se in sorted(replicas.ok.get(lfn, ())):
-                    self.storage[se].remove(lfn)
+                    self._drop_replica(lfn, se)
                 removed = self.catalog.remove_files([lfn])
                 if lfn in removed.failed:
                     raise removed.failed[lfn]

@@ -19,6 +19,7 @@ this process.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -280,6 +281,7 @@ class StorageElements:
         self.local_site = local_site
         self._status = status
         self._built: dict[str, StorageElement] = {}
+        self._lock = threading.Lock()  # threads (the request executor's) must share one SE object
         self._site_of = {se: site.name for site in config.resources.all_sites() for se in site.ses}
 
     def names(self) -> list[str]:
@@ -292,13 +294,16 @@ class StorageElements:
 
     def __getitem__(self, name: str) -> StorageElement:
         se = self._built.get(name)
-        if se is None:
-            section = self._config.resources.storage_elements.get(name)
-            if section is None:
-                raise NotFound(f"no storage element {name!r}; configured: {', '.join(self.names())}",
-                               se=name)
-            se = self._built[name] = StorageElement.from_config(
-                section, site=self._site_of.get(name), local_site=self.local_site, status=self._status)
+        if se is not None:
+            return se
+        section = self._config.resources.storage_elements.get(name)
+        if section is None:
+            raise NotFound(f"no storage element {name!r}; configured: {', '.join(self.names())}", se=name)
+        with self._lock:
+            se = self._built.get(name)
+            if se is None:
+                se = self._built[name] = StorageElement.from_config(
+                    section, site=self._site_of.get(name), local_site=self.local_site, status=self._status)
         return se
 
     def close(self) -> None:

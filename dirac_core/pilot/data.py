@@ -23,6 +23,7 @@ from dirac_core.errors import DiracError, StorageError
 from dirac_core.jdl.description import JobDescription
 from dirac_core.model.identity import Identity
 from dirac_core.model.lfn import normalize_lfn
+from dirac_core.pilot.wrapper import UploadedData
 from dirac_core.rms.failover import RequestFailover
 from dirac_core.wms.matcher import MatchedJob
 
@@ -63,38 +64,45 @@ class ManagedTransfers:
         for lfn in lfns:
             manager.get_file(lfn, dest)
 
-    def upload(self, matched: MatchedJob, job: JobDescription, paths: Sequence[Path]) -> list[str]:
-        """Store and register each file; ``StorageError`` naming every SE tried when one cannot be."""
+    def upload(self, matched: MatchedJob, job: JobDescription, paths: Sequence[Path]) -> UploadedData:
+        """Store and register each file; the LFNs and the failover requests made. ``StorageError``
+        naming every SE tried when a file cannot be stored anywhere."""
         wanted = [se for se in job.output_se if se] or list(self.default_ses)
         if not wanted and not self.failover_ses:
             raise StorageError("no OutputSE given and the VO has no default or failover SE")
         manager = self.manager_for(matched)
-        stored = []
+        lfns: list[str] = []
+        requests: list[str] = []
         for path in paths:
             lfn = output_lfn(matched, job, path.name)
-            stored.append(self._store(manager, lfn, path, wanted))
-        return stored
+            requests.extend(self._store(manager, lfn, path, wanted))
+            lfns.append(lfn)
+        return UploadedData(lfns=tuple(lfns), requests=tuple(requests))
 
-    def _store(self, manager: DataManager, lfn: str, path: Path, wanted: Sequence[str]) -> str:
+    def _store(self, manager: DataManager, lfn: str, path: Path, wanted: Sequence[str]) -> list[str]:
+        """Store one file; the failover requests it took (a registration to redo, a move)."""
         tried: list[str] = []
         for se in wanted:
             try:
-                manager.put_and_register(lfn, path, se)
-                return lfn
+                stored = manager.put_and_register(lfn, path, se)
             except DiracError as exc:
                 tried.append(f"{se}: {exc}")
+                continue
+            return [stored.failover] if stored.failover is not None else []
         for se in self.failover_ses:
             try:
-                manager.put_and_register(lfn, path, se)
+                stored = manager.put_and_register(lfn, path, se)
             except DiracError as exc:
                 tried.append(f"{se} (failover): {exc}")
                 continue
+            records = [stored.failover] if stored.failover is not None else []
             if wanted and manager.failover is not None:
                 record = manager.failover("ReplicateAndRegister", lfn, source=se, target=wanted[0],
-                                               remove_source=True)
+                                          remove_source=True)
                 log.warning("%s went to failover SE %s; request %s moves it to %s", lfn, se, record,
                             wanted[0])
-            return lfn
+                records.append(record)
+            return records
         raise StorageError(f"{path.name} could not be stored: " + "; ".join(tried), lfn=lfn)
 
 

@@ -5,8 +5,12 @@ input sandbox and input data download -> the payload under the watchdog,
 with heartbeats that carry metrics and bring back ``Kill`` -> exit code and
 the tail of stdout kept as job parameters -> output sandbox (over the size
 limit, it becomes output data when a data uploader is given) -> output data
--> Done, or Failed with the step that failed as minor status. The wrapper
-never raises for a job's failure: it returns a :class:`JobOutcome`.
+-> Done, or Failed with the step that failed as minor status. When the output
+data left work to a failover request (an output on a failover SE, a registration
+to redo), the job ends Completed with the minor status ``Pending Requests`` (or
+``Application Finished With Errors`` for a non-zero exit code), as in DIRAC: the
+request executor finalizes it once the requests are over. The wrapper never
+raises for a job's failure: it returns a :class:`JobOutcome`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -34,10 +39,24 @@ from dirac_core.pilot.services import PilotServices
 from dirac_core.pilot.watchdog import Limits, ProcessTree, verdict
 from dirac_core.wms.matcher import MatchedJob
 
-__all__ = ["DataTransfers", "JobOutcome", "JobWrapper", "WrapperSettings"]
+__all__ = ["PENDING_REQUESTS", "DataTransfers", "JobOutcome", "JobWrapper", "UploadedData", "WrapperSettings"]
 
 log = logging.getLogger(__name__)
 _SOURCE = "JobWrapper"
+
+
+#: the minor status of a job Completed with work left to requests
+PENDING_REQUESTS = "Pending Requests"
+_APP_ERRORS = "Application Finished With Errors"
+
+
+@frozen(kw_only=True)
+class UploadedData:
+    """What storing a job's outputs did: their LFNs, and the ids of the failover requests that
+    finish the work later (empty when everything is where it belongs)."""
+
+    lfns: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()
 
 
 class DataTransfers(Protocol):
@@ -46,8 +65,8 @@ class DataTransfers(Protocol):
     def download(self, matched: MatchedJob, lfns: Sequence[str], dest: Path) -> None:
         """Fetch these files into ``dest``; raise ``DiracError`` when one cannot be had."""
 
-    def upload(self, matched: MatchedJob, job: JobDescription, paths: Sequence[Path]) -> list[str]:
-        """Store and register output files of ``matched`` (failover included); their LFNs."""
+    def upload(self, matched: MatchedJob, job: JobDescription, paths: Sequence[Path]) -> UploadedData:
+        """Store and register output files of ``matched`` (failover included)."""
 
 
 @frozen(kw_only=True)
@@ -116,6 +135,7 @@ class JobWrapper:
         self.clock = clock
         self.data = data
         self.time_left = time_left
+        self._job = threading.local()
 
     # -- reporting ---------------------------------------------------------------
 
@@ -126,7 +146,7 @@ class JobWrapper:
         if app is not None:
             update["ApplicationStatus"] = app
         try:
-            self.services.set_status({job_id: {self._stamps.next(): update}})
+            self.services.set_status({job_id: {self._job.stamps.next(): update}})
         except DiracError as exc:  # reporting must not kill the job; the heartbeat keeps it alive
             log.warning("job %s: could not report %s/%s: %s", job_id, status, minor, exc)
 
@@ -134,7 +154,9 @@ class JobWrapper:
 
     def run(self, matched: MatchedJob) -> JobOutcome:
         """Run ``matched`` to its end and report it; the outcome."""
-        self._stamps = _Stamps(self.clock)
+        # one wrapper runs a pilot's jobs in parallel threads: what belongs to one job is per thread
+        self._job.stamps = _Stamps(self.clock)
+        self._job.pending = []  # the failover requests this job's outputs left
         job_id = matched.job_id
         work = self.settings.work_dir / str(job_id)
         work.mkdir(parents=True, exist_ok=True)
@@ -165,13 +187,14 @@ class JobWrapper:
         finally:
             if not self.settings.keep_work_dirs:
                 _remove_tree(work)
-        if code == 0:
-            self._report(job_id, JobStatus.DONE, "Execution Complete", "exit code 0")
-            return JobOutcome(job_id=job_id, status=JobStatus.DONE, minor_status="Execution Complete",
-                              exit_code=0, output_sandbox=sandbox)
-        minor = "Application Finished With Errors"
-        self._report(job_id, JobStatus.FAILED, minor, f"exit code {code}")
-        return JobOutcome(job_id=job_id, status=JobStatus.FAILED, minor_status=minor, exit_code=code,
+        if self._job.pending:  # the request executor finalizes the job once its requests are over
+            status, minor = JobStatus.COMPLETED, PENDING_REQUESTS if code == 0 else _APP_ERRORS
+        elif code == 0:
+            status, minor = JobStatus.DONE, "Execution Complete"
+        else:
+            status, minor = JobStatus.FAILED, _APP_ERRORS
+        self._report(job_id, status, minor, f"exit code {code}")
+        return JobOutcome(job_id=job_id, status=status, minor_status=minor, exit_code=code,
                           output_sandbox=sandbox)
 
     def _inputs(self, matched: MatchedJob, job: JobDescription, work: Path) -> None:
@@ -289,9 +312,10 @@ class JobWrapper:
         if self.data is None:
             raise _Failed("Uploading Output Data", "no data manager on this pilot")
         try:
-            self.data.upload(matched, job, files)
+            uploaded = self.data.upload(matched, job, files)
         except DiracError as exc:
             raise _Failed("Uploading Output Data", str(exc)[:255]) from exc
+        self._job.pending.extend(uploaded.requests)
 
 
 def _matching(work: Path, patterns: Sequence[str]) -> list[Path]:

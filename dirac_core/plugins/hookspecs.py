@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from dirac_core.rms.request import Operation, Request
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -81,8 +84,25 @@ def dirac_transfer_done(lfns: Sequence[str], source: str, target: str, third_par
 
 
 @hookspec
-def dirac_request_done(request_id: str, status: str, operations: Sequence[Mapping[str, Any]]) -> None:
-    """A request reached a final status (Done, Failed or Canceled)."""
+def dirac_request_done(request: Request) -> None:
+    """The request executor put back ``request`` in a final status (Done, Failed or Canceled).
+
+    Called after the request is stored (and, for a request of a job, after the job was
+    finalized); ``request`` is the whole :class:`~dirac_core.rms.request.Request`, its
+    ``status`` and ``error`` final. For notification: the return value is ignored and an
+    exception is logged, never propagated into the executor.
+    """
+
+
+@hookspec
+def dirac_request_operation(request: Request, operation: Operation) -> bool | None:
+    """Carry out a ``CallHook`` operation of ``request`` (its ``arguments`` say what to do).
+
+    Return True when the work is done, False to be called again in a later cycle (raising
+    counts as False, the exception kept as the operation's error), None when the operation is
+    not for this implementation. The operation is Done when some implementation returns True
+    and none returns False or raises. Called from the executor's worker threads.
+    """
 
 
 @hookspec(firstresult=True)

@@ -9,6 +9,8 @@ and returns the tasks to create: each a group of LFNs and the SEs the task targe
 
 Splitters are pure and fast: no database, no catalog calls; what they need about SEs and sites
 comes in the :class:`SplitContext`. Incomplete groups are emitted only when ``flush`` is true.
+The built-in splitters are in :mod:`dirac_core.transformation.splitters`; every splitter runs
+the conformance suite :class:`dirac_core.testing.conformance.splitters.SplitterSuite`.
 """
 
 from __future__ import annotations
@@ -51,10 +53,21 @@ class SplitContext:
 
 
 class Splitter(Driver):
-    """Groups files into tasks. ``parameters`` are the transformation's (``GroupSize``, ...)."""
+    """Groups files into tasks. ``parameters`` are the transformation's (``GroupSize``, ...).
+
+    The constructor reads and checks every parameter the splitter uses (a bad one raises
+    :class:`~dirac_core.errors.InvalidTransformation` with ``parameter`` set to its name); it
+    needs no context, so a transformation's parameters can be checked at creation with
+    ``Splitter(parameters)`` alone. ``split`` keeps no state between calls, changes none of its
+    arguments and gives the same tasks for the same arguments and context (random choices
+    draw from ``context.seed``).
+    """
 
     #: the parameters this splitter reads, with their defaults (documentation and the CLI's help)
     defaults: ClassVar[Mapping[str, Any]] = {}
+    #: what ``split`` needs besides replicas, for the caller to fetch: ``"sizes"``, ``"metadata"``
+    #: (from the catalog), ``"usage"`` (``context.used``)
+    needs: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, parameters: Mapping[str, Any], context: SplitContext | None = None) -> None:
         self.parameters = dict(parameters)
@@ -64,5 +77,6 @@ class Splitter(Driver):
     def split(self, replicas: Mapping[str, Sequence[str]], *, flush: bool = False,
               sizes: Mapping[str, int] | None = None,
               metadata: Mapping[str, Mapping[str, Any]] | None = None) -> list[TaskGroup]:
-        """The tasks for these files (``{lfn: [SE, ...]}``, in the order given); ``sizes`` and
-        ``metadata`` by LFN where the splitter needs them. A file is in at most one task."""
+        """The tasks for these files (``{lfn: [SE, ...]}``, in the order given); ``sizes`` (bytes)
+        and ``metadata`` (``{key: value}``) by LFN where the splitter needs them. A file is in at
+        most one task, a file with no replica in none; tasks come in the order to create them."""

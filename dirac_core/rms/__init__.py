@@ -3,6 +3,9 @@
 :class:`Request` holds ordered :class:`Operation` values, each over :class:`RequestFile`
 values; :func:`roll_up` derives statuses the way DIRAC does; :class:`RequestStore` keeps them
 in the database; :class:`RequestFailover` turns work that could not be done now into requests.
+The operation handlers are in :mod:`dirac_core.rms.handlers` (drivers of
+``dirac.operation_handlers``); :class:`~dirac_core.rms.executor.RequestExecutor` runs them
+(``Interware.request_executor``), with the periodic tasks of :mod:`dirac_core.rms.tasks`.
 """
 
 from __future__ import annotations

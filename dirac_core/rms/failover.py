@@ -22,7 +22,7 @@ from dirac_core.errors import BulkResult
 from dirac_core.model.identity import Identity
 from dirac_core.rms.request import Operation, Request, RequestFile
 
-__all__ = ["RequestFailover", "RequestSubmitter", "failover_request"]
+__all__ = ["RequestFailover", "RequestSubmitter", "failover_operations", "failover_request"]
 
 
 class RequestSubmitter(Protocol):
@@ -32,9 +32,8 @@ class RequestSubmitter(Protocol):
         """Store ``requests``; their ids by position, or why each was refused."""
 
 
-def failover_request(operation: str, lfn: str, *, owner: Identity, job_id: int | None = None,
-                     component: str = "failover", **arguments: Any) -> Request:
-    """The request that finishes ``operation`` on ``lfn`` later (see the module docstring)."""
+def failover_operations(operation: str, lfn: str, **arguments: Any) -> list[Operation]:
+    """The operations that finish ``operation`` on ``lfn`` later (see the module docstring)."""
     targets = [arguments.pop(key) for key in ("se", "target") if arguments.get(key)]
     source_se = arguments.pop("source", None)
     remove_source = bool(arguments.pop("remove_source", False))
@@ -47,9 +46,15 @@ def failover_request(operation: str, lfn: str, *, owner: Identity, job_id: int |
     if remove_source and source_se and operation == "ReplicateAndRegister":
         operations.append(Operation(type="RemoveReplica", target_se=[source_se],
                                     files=[RequestFile(lfn=lfn)]))
+    return operations
+
+
+def failover_request(operation: str, lfn: str, *, owner: Identity, job_id: int | None = None,
+                     component: str = "failover", **arguments: Any) -> Request:
+    """The request that finishes ``operation`` on ``lfn`` later (see the module docstring)."""
     name = f"{component}.{job_id}.{operation}" if job_id is not None else f"{component}.{operation}"
     return Request(name=name, owner=owner.user, owner_group=owner.group, vo=owner.vo, job_id=job_id,
-                   source=component, operations=operations)
+                   source=component, operations=failover_operations(operation, lfn, **arguments))
 
 
 class RequestFailover:

@@ -8,8 +8,12 @@
 - :meth:`RequestStore.put_back` rolls a request's statuses up and writes it back; a request that
   still has work waits ``2 ln(attempts)`` minutes (DIRAC's back-off) unless a handler set a later
   ``not_before``. A request canceled meanwhile stays Canceled.
+- :meth:`RequestStore.release` gives requests an executor picked but did not start back
+  untouched; :meth:`RequestStore.touch` keeps the requests an executor is still working on
+  from looking stuck.
 - :meth:`RequestStore.kick_stuck` puts back requests held Assigned for too long (an executor
   died); :meth:`RequestStore.clean` deletes old final requests.
+- :meth:`RequestStore.search` lists requests (a page of :class:`RequestSummary`), for people.
 """
 
 from __future__ import annotations
@@ -20,18 +24,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, delete, func, insert, select, update
+import attrs
+from sqlalchemy import Connection, CursorResult, bindparam, delete, func, insert, select, update
 
 from dirac_core.db import Database
 from dirac_core.db.tables.requests import rms_files, rms_operations, rms_requests
 from dirac_core.errors import BulkResult, DiracError, InvalidRequest, NotFound
 from dirac_core.model.clock import Clock
-from dirac_core.model.request import FINAL_REQUEST, REQUEST_TRANSITIONS, RequestStatus
+from dirac_core.model.request import (
+    FINAL_OPERATION,
+    FINAL_REQUEST,
+    REQUEST_TRANSITIONS,
+    OperationStatus,
+    RequestStatus,
+)
 from dirac_core.model.status import check_transition
 from dirac_core.rms.request import Operation, Request, RequestFile, roll_up
 from dirac_core.rms.validation import BUILTIN_TYPES, OperationType, validate
 
-__all__ = ["RequestStore", "back_off"]
+__all__ = ["RequestStore", "RequestSummary", "back_off"]
 
 _R = RequestStatus
 
@@ -42,6 +53,26 @@ def back_off(request: Request) -> timedelta:
     current = request.current
     attempts = max((f.attempt for f in current.waiting_files), default=0) if current else 0
     return timedelta(minutes=2 * math.log(attempts)) if attempts > 1 else timedelta(0)
+
+
+@attrs.frozen(kw_only=True)
+class RequestSummary:
+    """A request without its files: what a listing shows. ``operations`` are the types in order,
+    ``current`` the type of the operation to run now (None when the request is over)."""
+
+    request_id: int
+    name: str
+    owner: str
+    owner_group: str
+    vo: str
+    job_id: int | None
+    status: RequestStatus = attrs.field(converter=RequestStatus)
+    error: str
+    not_before: datetime | None
+    created: datetime
+    updated: datetime
+    operations: tuple[str, ...] = ()
+    current: str | None = None
 
 
 class RequestStore:
@@ -147,6 +178,28 @@ class RequestStore:
             found = _load(conn, ids)
         return [found[i] for i in ids]
 
+    def release(self, request_ids: Iterable[int]) -> int:
+        """Give Assigned requests back untouched (Waiting, ``not_before`` kept): picked, but not
+        started this cycle. How many."""
+        ids = sorted(set(request_ids))
+        if not ids:
+            return 0
+        with self.database.begin() as conn:
+            done = conn.execute(update(rms_requests).where(
+                rms_requests.c.request_id.in_(ids), rms_requests.c.status == _R.ASSIGNED)
+                .values(status=_R.WAITING))
+        return int(done.rowcount)
+
+    def touch(self, request_ids: Iterable[int]) -> None:
+        """Mark Assigned requests as still being worked on (their update time is now), so that
+        :meth:`kick_stuck` leaves them to the executor that holds them."""
+        ids = sorted(set(request_ids))
+        if ids:
+            with self.database.begin() as conn:
+                conn.execute(update(rms_requests).where(
+                    rms_requests.c.request_id.in_(ids), rms_requests.c.status == _R.ASSIGNED)
+                    .values(updated=self.clock.now()))
+
     def kick_stuck(self, older_than: timedelta) -> int:
         """Put Assigned requests untouched for ``older_than`` back to Waiting; how many."""
         now = self.clock.now()
@@ -206,6 +259,38 @@ class RequestStore:
             return dict(conn.execute(select(rms_requests.c.status, func.count())
                                      .group_by(rms_requests.c.status)).all())
 
+    def search(self, *, owner: str | None = None, vo: str | None = None,
+               statuses: Iterable[RequestStatus | str] = (), job_id: int | None = None,
+               page: int = 1, per_page: int = 100) -> list[RequestSummary]:
+        """One page of requests (newest first), filtered by owner, VO, status and job."""
+        r, o = rms_requests.c, rms_operations.c
+        stmt = select(rms_requests)
+        if owner is not None:
+            stmt = stmt.where(r.owner == owner)
+        if vo is not None:
+            stmt = stmt.where(r.vo == vo)
+        wanted = [RequestStatus(s) for s in statuses]
+        if wanted:
+            stmt = stmt.where(r.status.in_(wanted))
+        if job_id is not None:
+            stmt = stmt.where(r.job_id == job_id)
+        stmt = stmt.order_by(r.request_id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page)
+        with self.database.begin(read_only=True) as conn:
+            rows = conn.execute(stmt).all()
+            ops: dict[int, list[tuple[str, OperationStatus]]] = {row.request_id: [] for row in rows}
+            if ops:
+                for request_id, kind, status in conn.execute(
+                        select(o.request_id, o.type, o.status).where(o.request_id.in_(list(ops)))
+                        .order_by(o.request_id, o.position)):
+                    ops[request_id].append((kind, status))
+        return [RequestSummary(
+            request_id=row.request_id, name=row.name, owner=row.owner, owner_group=row.owner_group,
+            vo=row.vo, job_id=row.job_id, status=row.status, error=row.error, not_before=row.not_before,
+            created=row.created, updated=row.updated, operations=tuple(k for k, _ in ops[row.request_id]),
+            current=None if row.status in FINAL_REQUEST else next(
+                (k for k, st in ops[row.request_id] if st not in FINAL_OPERATION), None))
+            for row in rows]
+
     def pending(self) -> bool:
         """Whether some request is not final yet."""
         with self.database.begin(read_only=True) as conn:
@@ -226,7 +311,9 @@ class RequestStore:
         return request_id
 
     def _write_operations(self, conn: Connection, request: Request, now: datetime) -> None:
+        """Insert new operations and files, update the others (files in one executemany)."""
         o, f = rms_operations.c, rms_files.c
+        known: list[dict[str, Any]] = []
         for position, op in enumerate(request.operations):
             values = {"position": position, "status": op.status, "error": op.error[:2048], "updated": now}
             if op.operation_id is None:
@@ -240,13 +327,17 @@ class RequestStore:
                 conn.execute(update(rms_operations).where(o.operation_id == op.operation_id).values(**values))
             op.updated = now
             fresh = [file for file in op.files if file.file_id is None]
-            for file in fresh:
-                file.file_id = _new_id(conn.execute(insert(rms_files).values(
-                    operation_id=op.operation_id, **_file_row(file))))
-            for file in op.files:
-                if file not in fresh:
-                    conn.execute(update(rms_files).where(f.file_id == file.file_id).values(
-                        status=file.status, attempt=file.attempt, error=file.error[:2048]))
+            known.extend({"b_id": file.file_id, "b_status": file.status, "b_attempt": file.attempt,
+                          "b_error": file.error[:2048]} for file in op.files if file.file_id is not None)
+            if fresh:
+                ids = conn.execute(insert(rms_files).returning(f.file_id, sort_by_parameter_order=True),
+                                   [{"operation_id": op.operation_id, **_file_row(file)} for file in fresh])
+                for file, file_id in zip(fresh, ids.scalars(), strict=True):
+                    file.file_id = int(file_id)
+        if known:
+            conn.execute(update(rms_files).where(f.file_id == bindparam("b_id")).values(
+                status=bindparam("b_status"), attempt=bindparam("b_attempt"), error=bindparam("b_error")),
+                known)
 
 
 def _new_id(result: CursorResult[Any]) -> int:

@@ -1,8 +1,9 @@
 """What each operation type needs, and the check a request passes before it is stored.
 
-:data:`BUILTIN_TYPES` describes DIRAC's data operations; handlers of other
-types (``dirac.operation_handlers`` drivers) describe theirs the same way and
-the store is given the extra :class:`OperationType` values. The checks run
+Each operation handler (a ``dirac.operation_handlers`` driver) describes its type with an
+:class:`OperationType` (its ``spec``); the store is given the specs of the loaded handlers.
+:data:`BUILTIN_TYPES` are the built-in handlers' specs (DIRAC's data operations,
+``SetFileStatus`` and ``CallHook``). The checks run
 in DIRAC's order: a name, an owner and group, at least one operation, each
 of a known type, files present exactly when the type works on files, the
 attributes the type needs, a checksum and its type given together.
@@ -12,41 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from attrs import frozen
-
 from dirac_core.errors import InvalidRequest
+from dirac_core.plugins.operations import OperationType
+from dirac_core.rms.handlers import BUILTIN_HANDLERS
 from dirac_core.rms.request import MAX_FILES, Operation, Request
 
 __all__ = ["BUILTIN_TYPES", "OperationType", "validate"]
 
 
-@frozen(kw_only=True)
-class OperationType:
-    """An operation type: does it work on files, and which operation and file attributes it needs.
-
-    Operation attributes: ``target_se``, ``source_se``, ``arguments``; file attributes:
-    ``pfn``, ``guid``, ``checksum``, ``size``.
-    """
-
-    name: str
-    with_files: bool = True
-    operation_needs: tuple[str, ...] = ()
-    file_needs: tuple[str, ...] = ()
-    single_target: bool = False
-
-
-BUILTIN_TYPES: Mapping[str, OperationType] = {t.name: t for t in (
-    OperationType(name="ReplicateAndRegister", operation_needs=("target_se",)),
-    OperationType(name="PutAndRegister", operation_needs=("target_se",), file_needs=("pfn",),
-                  single_target=True),
-    OperationType(name="RegisterFile", operation_needs=("target_se",), file_needs=("size", "checksum")),
-    OperationType(name="RegisterReplica", operation_needs=("target_se",)),
-    OperationType(name="RemoveFile"),
-    OperationType(name="RemoveReplica", operation_needs=("target_se",)),
-    OperationType(name="PhysicalRemoval", operation_needs=("target_se",)),
-    OperationType(name="SetFileStatus", with_files=False, operation_needs=("arguments",)),
-    OperationType(name="CallHook", with_files=False, operation_needs=("arguments",)),
-)}
+#: the specs of the built-in handlers (:mod:`dirac_core.rms.handlers`): the types a store accepts
+#: when it is given no others
+BUILTIN_TYPES: Mapping[str, OperationType] = {handler.spec.name: handler.spec for handler in BUILTIN_HANDLERS}
 
 
 def validate(request: Request, types: Mapping[str, OperationType] = BUILTIN_TYPES) -> None:

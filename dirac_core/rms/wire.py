@@ -21,15 +21,16 @@ from cattrs.gen import make_dict_structure_fn
 from dirac_core.errors import InvalidRequest
 from dirac_core.model.clock import ensure_utc
 from dirac_core.rms.request import Operation, Request, RequestFile
+from dirac_core.rms.store import RequestSummary
 
-__all__ = ["request_from_json", "request_to_json"]
+__all__ = ["request_from_json", "request_to_json", "summary_from_json", "summary_to_json"]
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
 _converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
 _converter.register_structure_hook(datetime, lambda v, _: ensure_utc(datetime.fromisoformat(v)))
 _converter.register_unstructure_hook(tuple, list)
 _converter.register_unstructure_hook(StrEnum, lambda member: member.value)
-for _cls in (RequestFile, Operation, Request):
+for _cls in (RequestFile, Operation, Request, RequestSummary):
     attrs.resolve_types(_cls)  # the annotations are strings (postponed evaluation)
     _converter.register_structure_hook(_cls, make_dict_structure_fn(_cls, _converter,
                                                                     _cattrs_forbid_extra_keys=True))
@@ -52,3 +53,17 @@ def request_from_json(data: Any) -> Request:
         raise InvalidRequest(f"malformed request: {reasons}") from None
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(f"malformed request: {exc}") from None
+
+
+def summary_to_json(summary: RequestSummary) -> dict[str, Any]:
+    """A request summary as a JSON-ready dict."""
+    data: dict[str, Any] = _converter.unstructure(summary)
+    return data
+
+
+def summary_from_json(data: Any) -> RequestSummary:
+    """The summary a JSON document describes; :class:`InvalidRequest` when it is malformed."""
+    try:
+        return _converter.structure(data, RequestSummary)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        raise InvalidRequest(f"malformed request summary: {exc}") from None

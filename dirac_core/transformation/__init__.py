@@ -4,4 +4,32 @@ A transformation takes the files its input query selects, groups them into tasks
 splitter (:mod:`dirac_core.plugins.splitters`) and turns each task into a WMS job (processing)
 or a request (replication, removal); outcomes flow back to the files' statuses. A production
 chains transformations whose output and input queries match.
+
+:class:`TransformationSystem` is the engine; :func:`transformation_tasks` its periodic tasks.
 """
+
+from __future__ import annotations
+
+from dirac_core.transformation.periodic import (
+    InputQueryTask,
+    MonitorTask,
+    ReservationTask,
+    SplitTask,
+    SubmitTask,
+    transformation_tasks,
+)
+from dirac_core.transformation.records import (
+    SplitResult,
+    Task,
+    Transformation,
+    TransformationFile,
+    TransformationSettings,
+    TransformationSpec,
+    TransformationStats,
+)
+from dirac_core.transformation.submission import SubmitResult
+from dirac_core.transformation.system import TransformationSystem
+
+__all__ = ["InputQueryTask", "MonitorTask", "ReservationTask", "SplitResult", "SplitTask", "SubmitResult",
+           "SubmitTask", "Task", "Transformation", "TransformationFile", "TransformationSettings",
+           "TransformationSpec", "TransformationStats", "TransformationSystem", "transformation_tasks"]

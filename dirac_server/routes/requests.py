@@ -5,7 +5,9 @@ DiracX has no request management yet.
   owned by the identity the call acts as: the caller, or, for a pilot naming one of its jobs in
   ``X-Dirac-Job``, that job's owner, with the job id set. Whatever owner or job a body claims is
   replaced. The answer is a bulk result by position: the new id, or why the request was refused.
-- ``GET /api/requests/{id}``: a request, whole; ``GET /api/requests?job_id=N``: a job's requests.
+- ``GET /api/requests/{id}``: a request, whole; ``GET /api/requests?job_id=N``: the ids of a job's
+  requests; ``GET /api/requests?status=Waiting&page=1&per_page=100``: a page of the caller's
+  requests (summaries, newest first).
 - ``POST /api/requests/cancel``: cancel requests (a bulk result by id).
 
 Owners see and cancel their requests; ``ServiceAdministrator`` and ``JobAdministrator`` see
@@ -18,12 +20,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
-from dirac_core.config.registry import Property
 from dirac_core.dms.catalog_wire import bulk_json
 from dirac_core.errors import BulkResult, DiracError, NotFound
 from dirac_core.model.identity import Identity
+from dirac_core.model.request import RequestStatus
+from dirac_core.rms.access import may_see, search_scope
 from dirac_core.rms.request import Request as RmsRequest
-from dirac_core.rms.wire import request_from_json, request_to_json
+from dirac_core.rms.wire import request_from_json, request_to_json, summary_to_json
 from dirac_server.deps import Acting, Caller, Iw, acting_job
 from dirac_server.errors import BadRequest
 
@@ -31,13 +34,10 @@ router = APIRouter(prefix="/api/requests", tags=["requests"])
 
 #: requests per call
 MAX_REQUESTS = 1000
-_ADMIN = (Property.SERVICE_ADMINISTRATOR, Property.JOB_ADMINISTRATOR)
 
 
 def _visible(identity: Identity, request: RmsRequest) -> bool:
-    if any(identity.has(p) for p in _ADMIN):
-        return request.vo == identity.vo
-    return (request.owner, request.vo) == (identity.user, identity.vo)
+    return may_see(identity, request)
 
 
 @router.post("")
@@ -77,11 +77,20 @@ def _owns_job(iw: Any, identity: Identity, job_id: int) -> bool:
 
 
 @router.get("")
-def requests_of_job(iw: Iw, identity: Acting, job_id: Annotated[int, Query(ge=1, lt=2**63)]) -> list[int]:
-    """The ids of a job's requests that the caller may see, oldest first."""
-    ids = iw.requests.for_jobs([job_id]).get(job_id, [])
-    found = iw.requests.get(ids).ok
-    return [i for i in ids if i in found and _visible(identity, found[i])]
+def list_requests(iw: Iw, identity: Acting, *, job_id: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
+                  status: Annotated[list[RequestStatus] | None, Query()] = None,
+                  page: Annotated[int, Query(ge=1)] = 1,
+                  per_page: Annotated[int, Query(ge=1, le=MAX_REQUESTS)] = 100) -> list[Any]:
+    """With ``job_id``: the ids of that job's requests the caller may see, oldest first.
+    Without: one page of the caller's requests (a VO administrator's: the VO's), newest first,
+    as summaries, optionally only those in the given ``status`` values."""
+    if job_id is not None:
+        ids = iw.requests.for_jobs([job_id]).get(job_id, [])
+        found = iw.requests.get(ids).ok
+        return [i for i in ids if i in found and _visible(identity, found[i])]
+    owner, vo = search_scope(identity)
+    return [summary_to_json(s) for s in iw.requests.search(owner=owner, vo=vo, statuses=status or (),
+                                                            page=page, per_page=per_page)]
 
 
 @router.get("/{request_id}")

@@ -56,7 +56,10 @@ def test_outputs_go_to_a_failover_se_with_a_request_to_move_them(iw: Interware, 
     pilot = make_pilot(iw, tmp_path / "work")
     pilot.data = ManagedTransfers(dm, failover_ses=["SE-FAILOVER"])
     [outcome] = pilot.run().outcomes
-    assert outcome.status == "Done", outcome
+    # DIRAC's rule: a job that left work to a request is Completed until the request is over
+    assert (outcome.status, outcome.minor_status) == ("Completed", "Pending Requests"), outcome
+    row = iw.wms.get_jobs([job.job_id])[job.job_id]
+    assert (row["status"], row["minor_status"]) == ("Completed", "Pending Requests")
     lfn = f"/demo/user/a/alice/{job.job_id}/out.dat"
     assert dm.catalog.get_replicas([lfn]).ok[lfn] == {"SE-FAILOVER"}
     assert records == [("ReplicateAndRegister", lfn,
@@ -112,7 +115,7 @@ def test_an_embedded_pilot_moves_outputs_as_the_owner_and_stores_the_failover_re
         pilot = make_pilot(iw, tmp_path / "work")
         pilot.data = interware_transfers(iw, "demo")
         [outcome] = pilot.run().outcomes
-        assert outcome.status == "Done", outcome
+        assert (outcome.status, outcome.minor_status) == ("Completed", "Pending Requests"), outcome
         lfn = f"/demo/user/a/alice/{job.job_id}/out.dat"
         assert iw.catalog is not None and iw.catalog.get_replicas([lfn]).ok[lfn] == {"SE-FAILOVER"}
         [request_id] = iw.requests.for_jobs([job.job_id])[job.job_id]

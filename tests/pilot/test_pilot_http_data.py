@@ -63,7 +63,7 @@ def test_a_pilot_over_http_reads_inputs_and_stores_outputs_with_failover(tmp_pat
                                                                 min_time_left=0),
                           node=NODE, clock=iw.clock, data=remote_transfers(remote, "demo"))
             report = pilot.run()
-        assert {o.job_id: o.status for o in report.outcomes} == {good: "Done", moved: "Done"}
+        assert {o.job_id: o.status for o in report.outcomes} == {good: "Done", moved: "Completed"}
         assert iw.catalog is not None
         up, out = f"/demo/user/a/alice/{good}/up.dat", f"/demo/user/a/alice/{moved}/out.dat"
         replicas = iw.catalog.get_replicas([up, out]).ok

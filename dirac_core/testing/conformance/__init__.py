@@ -6,6 +6,7 @@ from dirac_core.testing.conformance.base import ConformanceSuite
 from dirac_core.testing.conformance.catalog import CatalogSuite
 from dirac_core.testing.conformance.computing import PILOT_SCRIPT, ComputingElementSuite
 from dirac_core.testing.conformance.metadata import MetadataCatalogSuite
+from dirac_core.testing.conformance.splitters import SplitterSuite
 from dirac_core.testing.conformance.storage import StorageProtocolSuite
 from dirac_core.testing.conformance.transport import TransportSuite
 
@@ -15,6 +16,7 @@ __all__ = [
     "ComputingElementSuite",
     "ConformanceSuite",
     "MetadataCatalogSuite",
+    "SplitterSuite",
     "StorageProtocolSuite",
     "TransportSuite",
 ]
