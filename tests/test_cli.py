@@ -40,6 +40,9 @@ def test_demo_shows_what_works(tmp_path: Path) -> None:
     # job outputs written to one SE, replicated to a second, in the SQL catalog
     assert "job outputs in the SQL catalog, on two file SEs" in out
     assert out.count("Embedded-SE, Embedded-SE2") >= 3 and "(adler32 verified)" in out
+    # a small transformation: four tagged files copied to the second SE by two requests
+    assert "1 demo-copy-raw │ Processed=4 │ Done=2 │ 100.0%" in out
+    assert "2 tasks of 4 files" in out
     assert "first pass Ran, second pass NotDue" in out
     assert (tmp_path / "dirac.sqlite").exists()
 

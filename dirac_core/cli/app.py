@@ -15,6 +15,7 @@ from dirac_core.cli import session as session_commands
 from dirac_core.cli.dm import dm_app
 from dirac_core.cli.jobs import job_app
 from dirac_core.cli.requests import request_app
+from dirac_core.cli.transformations import production_app, transformation_app
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
 
@@ -32,6 +33,8 @@ pilot_commands.register(app)
 app.add_typer(job_app, name="job")
 app.add_typer(dm_app, name="dm")
 app.add_typer(request_app, name="request")
+app.add_typer(transformation_app, name="transformation")
+app.add_typer(production_app, name="production")
 
 
 @app.command()

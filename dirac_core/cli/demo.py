@@ -17,6 +17,7 @@ from rich.table import Table
 
 from dirac_core.checksums import adler32_file
 from dirac_core.cli.demo_pilots import job_outputs_to_storage, real_pilots
+from dirac_core.cli.demo_transformations import small_transformation
 from dirac_core.cli.demo_wms import workload
 from dirac_core.config import load_config, load_dirac_cfg
 from dirac_core.db import all_metadata
@@ -59,6 +60,7 @@ def run(console: Console, path: Path | None) -> None:
         _pilots(console)
         ran = real_pilots(console, iw, path, url)
         job_outputs_to_storage(console, iw, path, ran[:3])
+        small_transformation(console, iw, path)
         _data(console, path)
         _tasks(console, iw)
     console.rule(f"done: the embedded interware lives in {path}")

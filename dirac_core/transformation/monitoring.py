@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from dirac_core.db.database import Database
@@ -67,15 +68,18 @@ class TaskMonitor:
         self.wms = wms
         self.requests = requests
 
-    def monitor(self, transformation: Transformation) -> dict[TaskStatus, int]:
-        """One monitoring cycle of ``transformation``: how many tasks moved to each status."""
+    def monitor(self, transformation: Transformation, *, delay: timedelta | None = None
+                ) -> dict[TaskStatus, int]:
+        """One monitoring cycle of ``transformation``: how many tasks moved to each status.
+        ``delay``: look at tasks unchecked for that long (default: the settings' ``monitor_delay``)."""
         processing = transformation.type in self.settings.processing_types
         if (self.wms if processing else self.requests) is None:
             return {}
         tid = transformation.transformation_id
         now = self.clock.now()
         with self.database.begin(read_only=True) as conn:
-            tasks = task_store.tasks_to_check(conn, tid, MONITORED, now - self.settings.monitor_delay,
+            wait = self.settings.monitor_delay if delay is None else delay
+            tasks = task_store.tasks_to_check(conn, tid, MONITORED, now - wait,
                                               self.settings.monitor_chunk)
         if not tasks:
             return {}

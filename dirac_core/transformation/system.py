@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -349,9 +350,12 @@ class TransformationSystem:
                 out[t.transformation_id] = self._submitter.submit(t)
         return out
 
-    def monitor_tasks(self, key: Key | None = None) -> dict[int, dict[TaskStatus, int]]:
-        """One monitoring cycle: tasks follow their jobs or requests, files their tasks."""
-        return {t.transformation_id: self._monitor.monitor(t) for t in self._each(key, _MONITORED)}
+    def monitor_tasks(self, key: Key | None = None, *, delay: timedelta | None = None
+                      ) -> dict[int, dict[TaskStatus, int]]:
+        """One monitoring cycle: tasks follow their jobs or requests, files their tasks. ``delay``:
+        look at tasks unchecked for that long (default: ``settings.monitor_delay``; 0: all)."""
+        return {t.transformation_id: self._monitor.monitor(t, delay=delay)
+                for t in self._each(key, _MONITORED)}
 
     def recover_reserved(self) -> dict[int, tuple[int, int]]:
         """Tasks Reserved too long, looked up by name: (found, put back) per transformation."""

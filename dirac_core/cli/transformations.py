@@ -1,0 +1,205 @@
+"""``dirac-core transformation ...`` and ``dirac-core production ...`` on an embedded interware.
+
+Definitions come from TOML files whose keys are the fields of
+:class:`~dirac_core.transformation.TransformationSpec` (a transformation) or a ``name``, an
+optional ``description`` and ``[[steps]]`` tables with the fields of
+:class:`~dirac_core.transformation.productions.ProductionStep` (a production). Every command
+takes ``--local PATH`` and acts as ``--user`` in ``--group`` (default: the first registry user
+and their VO's default group). ``cycle`` runs the transformation system's periodic work once:
+input queries, splitting, submission and monitoring.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dirac_core.errors import DiracError, InvalidTransformation
+from dirac_core.model.identity import Identity
+
+__all__ = ["production_app", "transformation_app"]
+
+transformation_app = typer.Typer(help="Transformations: create, list, show, start/stop/flush/complete/clean, "
+                                      "add files, run a cycle (embedded).", no_args_is_help=True)
+production_app = typer.Typer(help="Productions: create, list, show progress, start/stop/flush/complete/clean "
+                                  "(embedded).", no_args_is_help=True)
+
+Local = Annotated[Path, typer.Option(help="Embedded interware directory.")]
+User = Annotated[str | None, typer.Option(help="The registry user to act as.")]
+Group = Annotated[str | None, typer.Option(help="The group to act in.")]
+AsJson = Annotated[bool, typer.Option("--json", help="JSON output, for scripts.")]
+Key = Annotated[str, typer.Argument(help="Id or name.")]
+ACTIONS = ("start", "stop", "flush", "complete", "clean")
+
+
+def _key(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _definition(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidTransformation(f"{path}: {exc}") from exc
+
+
+@contextmanager
+def _interware(local: Path, user: str | None, group: str | None) -> Iterator[tuple[Any, Identity]]:
+    """The embedded interware and the identity acting; errors printed, exit code 1."""
+    from dirac_core.interware import Interware
+
+    try:
+        with Interware.embedded(local) as iw:
+            yield iw, iw.identity(user or next(iter(sorted(iw.config.registry.users))), group)
+    except (DiracError, TypeError) as exc:
+        Console(stderr=True).print(f"error: {exc}", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _stats_row(stats: Any) -> tuple[str, str, str]:
+    files = ", ".join(f"{k}={v}" for k, v in sorted(stats.files.items()))
+    tasks = ", ".join(f"{k}={v}" for k, v in sorted(stats.tasks.items()))
+    percent = "-" if stats.processed_percent is None else f"{stats.processed_percent}%"
+    return files, tasks, percent
+
+
+# -- transformations ----------------------------------------------------------------------------
+
+
+@transformation_app.command("create")
+def create_transformation(definition: Annotated[Path, typer.Argument(help="A TOML file.")], *, local: Local,
+                          user: User = None, group: Group = None) -> None:
+    """Create a transformation (New) from a TOML definition; everything is checked first."""
+    from dirac_core.transformation import TransformationSpec
+
+    with _interware(local, user, group) as (iw, identity):
+        made = iw.transformations.create(TransformationSpec(**_definition(definition)), identity)
+        typer.echo(f"transformation {made.transformation_id} {made.name!r}: {made.status}")
+
+
+@transformation_app.command("list")
+def list_transformations(*, local: Local, user: User = None, group: Group = None,
+                         as_json: AsJson = False) -> None:
+    """Every transformation with its files, tasks and processed fraction."""
+    with _interware(local, user, group) as (iw, _):
+        ts = iw.transformations
+        rows = [(t, ts.stats(t.transformation_id)) for t in ts.transformations()]
+    if as_json:
+        typer.echo(json.dumps([{"id": t.transformation_id, "name": t.name, "type": t.type,
+                                "status": str(t.status), "files": {str(k): v for k, v in s.files.items()},
+                                "processed_percent": s.processed_percent} for t, s in rows]))
+        return
+    table = Table("ID", "Name", "Type", "Status", "Plugin", "Files", "Tasks", "Processed")
+    for t, s in rows:
+        table.add_row(str(t.transformation_id), t.name, t.type, str(t.status), t.plugin, *_stats_row(s))
+    Console().print(table)
+
+
+@transformation_app.command("add-files")
+def add_files(key: Key, lfns: Annotated[list[str], typer.Argument(help="LFNs.")], *, local: Local,
+              user: User = None, group: Group = None) -> None:
+    """Attach files; each answers Added or Present (or why it failed)."""
+    with _interware(local, user, group) as (iw, _):
+        result = iw.transformations.add_files(_key(key), lfns)
+    for lfn, added in result.ok.items():
+        typer.echo(f"{lfn}: {added}")
+    for lfn, error in result.failed.items():
+        Console(stderr=True).print(f"{lfn}: {error}", style="red", markup=False, highlight=False)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@transformation_app.command("cycle")
+def cycle(*, local: Local, user: User = None, group: Group = None) -> None:
+    """Run the periodic work once: input queries, splitting, submission, monitoring (of every
+    submitted task, however recently looked at)."""
+    with _interware(local, user, group) as (iw, _):
+        ts = iw.transformations
+        added, split, submitted, monitored = (ts.scan_input_queries(), ts.split(), ts.submit_tasks(),
+                                              ts.monitor_tasks(delay=timedelta(0)))
+    typer.echo(f"files added {sum(added.values())}; tasks made {sum(r.tasks for r in split.values())}; "
+               f"transformations submitted {len(submitted)}; monitored {len(monitored)}")
+
+
+def _transformation_action(action: str) -> None:
+    @transformation_app.command(action, help=f"{action.capitalize()} a transformation.")
+    def run(key: Key, *, local: Local, user: User = None, group: Group = None) -> None:
+        with _interware(local, user, group) as (iw, _):
+            done = getattr(iw.transformations, action)(_key(key))
+        typer.echo(f"transformation {done.transformation_id}: {done.status}")
+
+
+for _action in ACTIONS:
+    _transformation_action(_action)
+
+
+# -- productions --------------------------------------------------------------------------------
+
+
+@production_app.command("create")
+def create_production(definition: Annotated[Path, typer.Argument(help="A TOML file.")], *, local: Local,
+                      user: User = None, group: Group = None) -> None:
+    """Create a production (New) from a TOML definition: ``name``, ``description``, ``[[steps]]``."""
+    from dirac_core.transformation.productions import ProductionStep
+
+    with _interware(local, user, group) as (iw, identity):
+        data = _definition(definition)
+        steps = [ProductionStep(**step) for step in data.get("steps", [])]
+        made = iw.productions.create(data.get("name", ""), steps, identity,
+                                     description=data.get("description", ""))
+        typer.echo(f"production {made.production_id} {made.name!r}: {made.status}, {len(steps)} step(s)")
+
+
+@production_app.command("list")
+def list_productions(*, local: Local, user: User = None, group: Group = None) -> None:
+    """Every production and its status."""
+    with _interware(local, user, group) as (iw, _):
+        found = iw.productions.productions()
+    table = Table("ID", "Name", "Status", "Steps", "Author")
+    for p in found:
+        steps = ", ".join(s.name for s in p.steps)
+        table.add_row(str(p.production_id), p.name, str(p.status), steps, p.author)
+    Console().print(table)
+
+
+@production_app.command("show")
+def show_production(key: Key, *, local: Local, user: User = None, group: Group = None,
+                    as_json: AsJson = False) -> None:
+    """A production's progress: each step's files and tasks by status, and overall."""
+    with _interware(local, user, group) as (iw, _):
+        progress = iw.productions.progress(_key(key))
+    if as_json:
+        production = progress.production
+        typer.echo(json.dumps({"id": production.production_id, "status": str(production.status),
+                               "processed_percent": progress.processed_percent,
+                               "steps": [{"step": s.step, "transformation": s.transformation_id,
+                                          "status": s.status} for s in progress.steps]}))
+        return
+    table = Table("Step", "Transformation", "Status", "Files", "Tasks", "Processed",
+                  title=f"production {progress.production.name!r}: {progress.production.status}, processed "
+                        f"{'-' if progress.processed_percent is None else f'{progress.processed_percent}%'}")
+    for s in progress.steps:
+        row = _stats_row(s.stats) if s.stats is not None else ("", "", "")
+        table.add_row(s.step, str(s.transformation_id or ""), s.status or "", *row)
+    Console().print(table)
+
+
+def _production_action(action: str) -> None:
+    @production_app.command(action, help=f"{action.capitalize()} a production (all its transformations).")
+    def run(key: Key, *, local: Local, user: User = None, group: Group = None) -> None:
+        with _interware(local, user, group) as (iw, identity):
+            done = getattr(iw.productions, action)(_key(key), identity)
+        typer.echo(f"production {done.production_id}: {done.status}")
+
+
+for _action in ACTIONS:
+    _production_action(_action)
