@@ -243,6 +243,7 @@ def _set_file_status() -> Operation:
 
 
 def test_set_file_status_without_a_transformation_system_fails_saying_so(iw: Interware) -> None:
+    assert iw.request_executor.services.pop("transformations") is iw.transformations  # the interware's
     [rid] = submit(iw, request(_set_file_status()))
     assert iw.request_executor.run_once().finished == {rid: R.FAILED}
     assert "no transformation system" in stored(iw, rid).operations[0].error
