@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 import httpx
 import wms_bench_support as wms
+from bench_cpu import cpu_seconds, db_server_cpu, machine_busy
 
 from dirac_core.config import load_config
 from dirac_core.interware import Interware
@@ -184,48 +185,6 @@ def _start_profiling() -> list[cProfile.Profile]:
     threading.setprofile(boot)
     boot()
     return profiles
-
-
-def cpu_seconds(pids: Sequence[int], *, children: bool = False) -> float:
-    """User + system CPU seconds used so far by the processes ``pids`` (Linux ``/proc``).
-
-    ``children``: add what their exited children used (PostgreSQL's backends,
-    reaped by the postmaster).
-    """
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15 if children else 13]) / tick
-    return total
-
-
-#: The process names of the database servers (their CPU is reported apart).
-DB_SERVERS = frozenset({"postgres", "mariadbd", "mysqld"})
-
-
-def db_server_cpu() -> float:
-    """CPU seconds used so far by the local database servers, whoever their clients are.
-
-    Every live server process, plus what the exited ones used (in their
-    parent's children time): the difference of two readings counts backends
-    that came or went in between exactly.
-    """
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() in DB_SERVERS:
-                    pids.append(int(entry.name))
-    return cpu_seconds(pids, children=True)
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU jiffies of the whole machine so far (``/proc/stat``)."""
-    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
 
 
 # -- load clients ---------------------------------------------------------------

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import IO
 
 from dirac_core.checksums import adler32_chunks
+from dirac_core.errors import StorageError
 
-__all__ = ["PART_MARK", "is_partial", "partial_file", "write_chunks"]
+__all__ = ["PART_MARK", "is_partial", "new_partial", "partial_file", "write_chunks"]
 
 #: Marks the temporary file of an unfinished transfer.
 PART_MARK = ".dirac-part-"
@@ -43,6 +44,20 @@ def partial_file(destination: Path) -> Iterator[tuple[IO[bytes], Path]]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             part.unlink()
+
+
+def new_partial(destination: Path, url: str) -> Path:
+    """A new, empty, hidden file next to ``destination`` (its folder created) for a download from
+    ``url`` to write into; the caller renames it over ``destination`` or deletes it.
+    :class:`StorageError` naming both when the folder does not accept it."""
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}{PART_MARK}")
+    except OSError as exc:
+        raise StorageError(f"cannot write {destination} to download {url}: {exc.strerror or exc}",
+                           url=url, destination=str(destination)) from exc
+    os.close(fd)
+    return Path(part)
 
 
 def write_chunks(chunks: Iterable[bytes], out: IO[bytes]) -> tuple[int, str]:

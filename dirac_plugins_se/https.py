@@ -63,6 +63,7 @@ from dirac_core.config.sections import DavsProtocol, HttpsProtocol, ProtocolSect
 from dirac_core.errors import ChecksumMismatch, ConfigError, NotFound, PluginError, StorageError
 from dirac_core.plugins.storage import FileStat, StorageProtocol
 from dirac_plugins_se._http_auth import BearerToken, tls_context, tls_failure
+from dirac_plugins_se._local_files import new_partial
 from dirac_plugins_se._path_rules import checked_path, join_under
 from dirac_plugins_se._webdav import (
     PROPFIND_BODY,
@@ -391,14 +392,7 @@ class HttpsStorage(StorageProtocol):
         remote, url = self._remote(path), self.url(path)
         destination = Path(destination)
         stored = self._server_checksum(remote, url)
-        try:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.part-")
-            os.close(fd)
-        except OSError as exc:
-            raise StorageError(f"cannot write {destination} to download {url}: {exc.strerror or exc}",
-                               url=url, destination=str(destination)) from exc
-        part = Path(name)
+        part = new_partial(destination, url)
         try:
             stat = self._download(remote, url, part, expected=stored)
             os.replace(part, destination)

@@ -40,7 +40,6 @@ import contextlib
 import logging
 import os
 import socket
-import tempfile
 import threading
 import zlib
 from collections.abc import Sequence
@@ -53,6 +52,7 @@ from dirac_core.errors import ChecksumMismatch, ConfigError, NotFound, PluginErr
 from dirac_core.plugins.groups import PluginGroup
 from dirac_core.plugins.loading import import_backend
 from dirac_core.plugins.storage import FileStat, StorageProtocol
+from dirac_plugins_se._local_files import new_partial
 from dirac_plugins_se._path_rules import checked_path, join_under
 from dirac_plugins_se._root_tpc import XRD_NOT_FOUND, third_party_copy
 
@@ -339,7 +339,7 @@ class RootStorage(StorageProtocol):
         remote = backend.client.File()
         self._checked(remote.open(url, backend.flags.OpenFlags.READ, timeout=self.timeout), "open", url)
         try:
-            part = self._partial_file(destination, url)
+            part = new_partial(destination, url)
         except StorageError:
             remote.close(timeout=self.timeout)
             raise
@@ -367,18 +367,6 @@ class RootStorage(StorageProtocol):
         finally:
             part.unlink(missing_ok=True)
         return FileStat(size=size, checksum=received)
-
-    @staticmethod
-    def _partial_file(destination: Path, url: str) -> Path:
-        """A new hidden file next to ``destination`` to download into."""
-        try:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            fd, part = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.part-")
-        except OSError as exc:
-            raise StorageError(f"cannot write {destination} to download {url}: {exc.strerror or exc}",
-                               url=url, destination=str(destination)) from exc
-        os.close(fd)
-        return Path(part)
 
     def _download(self, backend: _Backend, remote: Any, url: str, part: Path) -> tuple[int, int]:
         """Read the open ``remote`` into the local file ``part``; (size, adler32).

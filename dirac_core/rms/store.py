@@ -242,6 +242,17 @@ class RequestStore:
             return dict(conn.execute(select(rms_requests.c.request_id, rms_requests.c.status)
                                      .where(rms_requests.c.request_id.in_(sorted(set(request_ids))))).all())
 
+    def ids_by_name(self, names: Sequence[str]) -> dict[str, int]:
+        """The newest request of each of ``names`` that has one (request names are not unique)."""
+        r = rms_requests.c
+        found: dict[str, int] = {}
+        with self.database.begin(read_only=True) as conn:
+            for start in range(0, len(names), 1000):
+                for name, request_id in conn.execute(select(r.name, r.request_id).where(
+                        r.name.in_(names[start:start + 1000])).order_by(r.request_id)):
+                    found[name] = int(request_id)
+        return found
+
     def for_jobs(self, job_ids: Iterable[int]) -> dict[int, list[int]]:
         """The requests of each job among ``job_ids`` that has some, oldest first."""
         out: dict[int, list[int]] = {}

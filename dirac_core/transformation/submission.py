@@ -25,12 +25,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from sqlalchemy import select
 
 from dirac_core.config import Config
 from dirac_core.config.registry import Property
 from dirac_core.db.database import Database
-from dirac_core.db.tables.requests import rms_requests
 from dirac_core.errors import (
     DiracError,
     InvalidRequest,
@@ -205,7 +203,7 @@ class TaskSubmitter:
                 continue
             names = {transformation.task_name(task_id): task_id for task_id in task_ids}
             found = (self._jobs_named(tid, list(names)) if self._processing(transformation)
-                     else _requests_named(self.database, list(names)))
+                     else self._requests_named(list(names)))
             changes = {task_id: ((_K.SUBMITTED, found[name]) if name in found else (_K.CREATED, None))
                        for name, task_id in names.items()}
             with self.database.begin() as conn:
@@ -213,6 +211,10 @@ class TaskSubmitter:
                 task_store.change_status(conn, tid, changes, expected=(_K.RESERVED,), now=self.clock.now())
             out[tid] = (len(found), len(names) - len(found))
         return out
+
+    def _requests_named(self, names: list[str]) -> dict[str, int]:
+        assert self.requests is not None
+        return self.requests.ids_by_name(names)
 
     def _jobs_named(self, tid: int, names: list[str]) -> dict[str, int]:
         assert self.wms is not None
@@ -225,14 +227,3 @@ class TaskSubmitter:
             found.update((row["JobName"], int(row["JobID"])) for row in page.rows)  # the last one wins
         return found
 
-
-def _requests_named(database: Database, names: list[str]) -> dict[str, int]:
-    """The newest request of each name (the request store has no lookup by name yet)."""
-    r = rms_requests.c
-    found: dict[str, int] = {}
-    with database.begin(read_only=True) as conn:
-        for start in range(0, len(names), 1000):
-            for name, request_id in conn.execute(select(r.name, r.request_id).where(
-                    r.name.in_(names[start:start + 1000])).order_by(r.request_id)):
-                found[name] = int(request_id)
-    return found

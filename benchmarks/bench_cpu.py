@@ -1,0 +1,54 @@
+"""CPU accounting for the benchmarks (Linux ``/proc``): a set of processes, the local database
+servers, and the whole machine, read before and after a run so that each figure can say where
+the time went."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["DB_SERVERS", "cpu_seconds", "db_server_cpu", "machine_busy"]
+
+
+def cpu_seconds(pids: Sequence[int], *, children: bool = False) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (Linux ``/proc``).
+
+    ``children``: add what their exited children used (PostgreSQL's backends,
+    reaped by the postmaster).
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15 if children else 13]) / tick
+    return total
+
+
+#: The process names of the database servers (their CPU is reported apart).
+DB_SERVERS = frozenset({"postgres", "mariadbd", "mysqld"})
+
+
+def db_server_cpu() -> float:
+    """CPU seconds used so far by the local database servers, whoever their clients are.
+
+    Every live server process, plus what the exited ones used (in their
+    parent's children time): the difference of two readings counts backends
+    that came or went in between exactly.
+    """
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in DB_SERVERS:
+                    pids.append(int(entry.name))
+    return cpu_seconds(pids, children=True)
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine so far (``/proc/stat``)."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
