@@ -182,7 +182,10 @@ class Interware:
         #: the transformation system (its input-data hook is registered in ``hooks``)
         self.transformations = TransformationSystem(database=database, clock=clock, config=config,
                                                     wms=self.wms, requests=self.requests,
-                                                    catalog=self.catalog, hooks=hooks)
+                                                    catalog=self.catalog, hooks=hooks,
+                                                    free_space=self.storage.free_space,
+                                                    data_manager=None if self.catalog is None
+                                                    else self.data_manager)
         #: productions: chains of transformations
         self.productions = ProductionSystem(database=database, clock=clock,
                                             transformations=self.transformations)

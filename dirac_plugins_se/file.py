@@ -32,6 +32,7 @@ renamed over the target): a *local* server-side copy, with no scratch file.
 from __future__ import annotations
 
 import os
+import shutil
 import stat as stat_mode
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +41,7 @@ from typing import IO, ClassVar, Self
 from dirac_core.checksums import adler32_file
 from dirac_core.config.sections import FileProtocol, ProtocolSection
 from dirac_core.errors import ChecksumMismatch, ConfigError, NotFound, PluginError, StorageError
-from dirac_core.plugins.storage import FileStat, StorageProtocol
+from dirac_core.plugins.storage import FileStat, Occupancy, StorageProtocol
 from dirac_plugins_se._checksum_xattr import read_checksum_xattr, write_checksum_xattr
 from dirac_plugins_se._local_files import is_partial, partial_file, write_chunks
 from dirac_plugins_se._path_rules import checked_path, join_under
@@ -56,6 +57,20 @@ def _read_chunks(source: IO[bytes], chunk_size: int) -> Iterator[bytes]:
     return iter(lambda: source.read(chunk_size), b"")
 
 
+def _walk(base: Path) -> Iterator[os.DirEntry[str]]:
+    """Every regular file under ``base`` (nothing when it does not exist yet)."""
+    if not base.is_dir():
+        return
+    pending = [base]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    yield entry
+
+
 class FileStorage(StorageProtocol):
     """Files under ``base`` on a mounted file system.
 
@@ -65,18 +80,26 @@ class FileStorage(StorageProtocol):
     :class:`~dirac_core.errors.StorageError` carrying ``url`` (and the OS
     error's ``errno`` when there is one); a missing file raises
     :class:`~dirac_core.errors.NotFound`.
+
+    ``quota`` (bytes) caps what the storage may hold, for a directory given a share of a larger
+    file system: its :meth:`occupancy` is then the quota less the bytes under ``base`` (summed
+    by walking it), never more than the file system's free space.
     """
 
     scheme: ClassVar[str] = "file"
 
     def __init__(self, base: Path | str, *, checksum_xattr: str | None = DEFAULT_CHECKSUM_XATTR,
-                 file_mode: int = 0o644, chunk_size: int = _CHUNK) -> None:
-        """Raises ``ValueError`` when ``base`` is not absolute or ``chunk_size`` is not positive."""
+                 file_mode: int = 0o644, chunk_size: int = _CHUNK, quota: int | None = None) -> None:
+        """Raises ``ValueError`` when ``base`` is not absolute or ``chunk_size`` or ``quota`` is
+        not positive."""
         base_text = os.fspath(base)
         if not os.path.isabs(base_text):
             raise ValueError(f"the base directory of a file storage must be absolute, not {base_text!r}")
         if chunk_size <= 0:
             raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        if quota is not None and quota <= 0:
+            raise ValueError(f"quota must be positive, not {quota}")
+        self.quota = quota
         self.base = Path(os.path.normpath(base_text))
         self.checksum_xattr = checksum_xattr
         self.file_mode = file_mode
@@ -87,13 +110,14 @@ class FileStorage(StorageProtocol):
         """The driver for a :class:`~dirac_core.config.sections.FileProtocol` section.
 
         ``path`` is the base directory. Options: ``checksum_xattr`` (a name,
-        or ``""`` to keep no checksum attribute). Raises :class:`PluginError`
-        for another kind of section and :class:`ConfigError` for a bad option.
+        or ``""`` to keep no checksum attribute) and ``quota`` (bytes, a positive
+        integer). Raises :class:`PluginError` for another kind of section and
+        :class:`ConfigError` for a bad option.
         """
         if not isinstance(section, FileProtocol):
             raise PluginError(f"{cls.__name__} needs a FileProtocol section, not {type(section).__name__}",
                               driver=cls.__name__)
-        unknown = sorted(set(section.options) - {"checksum_xattr"})
+        unknown = sorted(set(section.options) - {"checksum_xattr", "quota"})
         if unknown:
             raise ConfigError([(f"options.{key}", "unknown option of a file protocol") for key in unknown])
         xattr = section.options.get("checksum_xattr", DEFAULT_CHECKSUM_XATTR)
@@ -101,9 +125,28 @@ class FileStorage(StorageProtocol):
             raise ConfigError([("options.checksum_xattr", f"expected a string, got {xattr!r}")])
         if not os.path.isabs(section.path):
             raise ConfigError([("path", f"the base directory must be absolute, not {section.path!r}")])
-        return cls(section.path, checksum_xattr=xattr or None)
+        quota = section.options.get("quota")
+        if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota <= 0):
+            raise ConfigError([("options.quota", f"expected a positive number of bytes, got {quota!r}")])
+        return cls(section.path, checksum_xattr=xattr or None, quota=quota)
 
     # -- paths and errors --------------------------------------------------------
+
+    def occupancy(self) -> Occupancy:
+        """Free and total bytes: the file system's under ``base`` (its nearest existing parent),
+        or, with a ``quota``, the quota less what ``base`` holds."""
+        url = self.url("/")
+        where = self.base
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        try:
+            disk = shutil.disk_usage(where)
+            if self.quota is None:
+                return Occupancy(free=disk.free, total=disk.total)
+            held = sum(entry.stat().st_size for entry in _walk(self.base))
+        except OSError as exc:
+            raise self._error("ask the free space of", url, exc) from exc
+        return Occupancy(free=max(0, min(disk.free, self.quota - held)), total=self.quota)
 
     def _local(self, path: str) -> Path:
         return Path(join_under(str(self.base), path))

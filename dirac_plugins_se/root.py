@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import posixpath
 import socket
 import threading
 import zlib
@@ -51,9 +52,10 @@ from dirac_core.config.sections import ProtocolSection, RootProtocol
 from dirac_core.errors import ChecksumMismatch, ConfigError, NotFound, PluginError, StorageError
 from dirac_core.plugins.groups import PluginGroup
 from dirac_core.plugins.loading import import_backend
-from dirac_core.plugins.storage import FileStat, StorageProtocol
+from dirac_core.plugins.storage import FileStat, Occupancy, StorageProtocol
 from dirac_plugins_se._local_files import new_partial
 from dirac_plugins_se._path_rules import checked_path, join_under
+from dirac_plugins_se._root_space import parse_space
 from dirac_plugins_se._root_tpc import XRD_NOT_FOUND, third_party_copy
 
 __all__ = ["RootStorage"]
@@ -225,6 +227,18 @@ class RootStorage(StorageProtocol):
     def _remove_quietly(self, path: str) -> None:
         with contextlib.suppress(StorageError):
             self.remove(path)
+
+    def occupancy(self) -> Occupancy:
+        """Free and total bytes of the space holding ``base_path`` (a ``kXR_Qspace`` query on it,
+        or on its nearest existing parent: the server answers 0 free for a missing path)."""
+        url = self.url("/")
+        backend, fs = self._connect(url)
+        where = self.base_path
+        while where != "/" and not fs.stat(where, timeout=self.timeout)[0].ok:
+            where = posixpath.dirname(where)
+        answer = self._checked(fs.query(backend.flags.QueryCode.SPACE, where, timeout=self.timeout),
+                               "ask the free space of", url)
+        return parse_space(answer, url)
 
     # -- operations --------------------------------------------------------------------
 

@@ -128,6 +128,12 @@ class _Mapper:
             except ValueError:
                 self.problems.append((f"{path}/Coordinates",
                                       f"expected 'longitude:latitude', got {site['Coordinates']!r}"))
+        if "MoUTierLevel" in site:
+            try:
+                out["tier"] = int(site["MoUTierLevel"])
+            except ValueError:
+                self.problems.append((f"{path}/MoUTierLevel",
+                                      f"expected a number, got {site['MoUTierLevel']!r}"))
         if site.get("Mail"):
             out["contact_email"] = _split(site["Mail"])[0]
         if site.get("Description"):

@@ -44,6 +44,8 @@ class VOPolicy:
     - ``matched_time``: a job Matched for longer is rescheduled (its pilot died).
     - ``remove_delay``: final jobs older than that are deleted (0: never).
     - ``heartbeat_retention``: heartbeat metrics older than that are removed.
+    - ``cpu_shares``: site -> share of the VO's processing (any positive numbers, normalised
+      by the ``ByShare`` splitter).
     """
 
     running_limits: LimitTable = attrs.Factory(dict)
@@ -73,6 +75,7 @@ class VOPolicy:
     matched_time: int = attrs.field(default=7200, validator=POSITIVE)
     remove_delay: int = attrs.field(default=7 * 86400, validator=NON_NEGATIVE)
     heartbeat_retention: int = attrs.field(default=30 * 86400, validator=POSITIVE)
+    cpu_shares: dict[str, float] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
         problems = []
@@ -82,6 +85,9 @@ class VOPolicy:
         if self.default_cpu_time > self.max_cpu_time:
             problems.append(("default_cpu_time",
                              f"{self.default_cpu_time} exceeds max_cpu_time {self.max_cpu_time}"))
+        problems += [(f"cpu_shares.{site}", f"a share is a number >= 0, not {share!r}")
+                     for site, share in self.cpu_shares.items()
+                     if isinstance(share, bool) or not isinstance(share, int | float) or share < 0]
         if problems:
             raise ConfigError(problems)
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 import attrs
 from attrs import validators as v
 
-from dirac_core.config._validators import NAME, STR_SET, OptionValue
+from dirac_core.config._validators import NAME, OPT_INT, STR_SET, OptionValue
 from dirac_core.config.sections import CatalogSection, CESection, ProtocolSection
 from dirac_core.errors import ConfigError
 
@@ -41,7 +41,9 @@ class AccessStatus(StrEnum):
 class Site:
     """A site: its computing elements and the names of its local storage elements.
 
-    ``coordinates`` is (longitude, latitude) when known. Raises
+    ``coordinates`` is (longitude, latitude) when known; ``tier`` the site's place in the
+    experiment's model (0: the host laboratory, 1: large centres, 2: ...; DIRAC's
+    ``MoUTierLevel``), for choosing sites by tier. Raises
     :class:`ConfigError` when two CEs share a name.
     """
 
@@ -52,6 +54,7 @@ class Site:
     coordinates: tuple[float, float] | None = None
     contact_email: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
     description: str = attrs.field(default="", validator=v.instance_of(str))
+    tier: int | None = attrs.field(default=None, validator=OPT_INT)
 
     def __attrs_post_init__(self) -> None:
         seen: set[str] = set()
@@ -156,6 +159,10 @@ class Resources:
         """Every site of every grid."""
         for sites in self.sites.values():
             yield from sites.values()
+
+    def sites_of_tier(self, *tiers: int) -> list[str]:
+        """The names of the sites of these tiers, sorted."""
+        return sorted(site.name for site in self.all_sites() if site.tier in tiers)
 
     def site(self, name: str) -> Site:
         """The site called ``name`` (its grid is read from the name); raises ``KeyError``."""

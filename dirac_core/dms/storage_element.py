@@ -33,7 +33,14 @@ from dirac_core.errors import ChecksumMismatch, NotFound, StorageError
 from dirac_core.model.lfn import normalize_lfn
 from dirac_core.plugins.groups import PluginGroup
 from dirac_core.plugins.loading import load_driver
-from dirac_core.plugins.storage import FileStat, Stageable, StorageProtocol, ThirdPartyCopy
+from dirac_core.plugins.storage import (
+    FileStat,
+    Occupancy,
+    SpaceReporting,
+    Stageable,
+    StorageProtocol,
+    ThirdPartyCopy,
+)
 
 __all__ = ["Access", "SEUnavailable", "StorageElement", "StorageElements", "build_protocol"]
 
@@ -266,6 +273,23 @@ class StorageElement:
         """Delete ``lfn`` from this SE (absent counts as removed)."""
         self._each(Access.REMOVE, lfn, lambda p, path: p.remove(path))
 
+    def occupancy(self) -> Occupancy | None:
+        """Free (and total) bytes, from the first write protocol that can tell; ``None`` when none
+        can (or every one failed: logged). An SE not allowing writes has no room: free is 0."""
+        if not self.allows(Access.WRITE):
+            return Occupancy(free=0)
+        try:
+            usable = self._usable(Access.WRITE)
+        except StorageError:
+            return None
+        for section, protocol in usable:
+            if isinstance(protocol, SpaceReporting):
+                try:
+                    return protocol.occupancy()
+                except StorageError as exc:
+                    log.warning("%s: free space via %s unknown: %s", self.name, section.type, exc)
+        return None
+
     def close(self) -> None:
         """Close every protocol driver."""
         for _, protocol in self._protocols:
@@ -305,6 +329,15 @@ class StorageElements:
                 se = self._built[name] = StorageElement.from_config(
                     section, site=self._site_of.get(name), local_site=self.local_site, status=self._status)
         return se
+
+    def free_space(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Free bytes of the SEs ``names`` (default: every configured SE) that can tell."""
+        free = {}
+        for name in self.names() if names is None else names:
+            occupancy = self[name].occupancy()
+            if occupancy is not None:
+                free[name] = occupancy.free
+        return free
 
     def close(self) -> None:
         """Close every SE built so far."""

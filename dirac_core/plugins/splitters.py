@@ -66,7 +66,8 @@ class Splitter(Driver):
     #: the parameters this splitter reads, with their defaults (documentation and the CLI's help)
     defaults: ClassVar[Mapping[str, Any]] = {}
     #: what ``split`` needs besides replicas, for the caller to fetch: ``"sizes"``, ``"metadata"``
-    #: (from the catalog), ``"usage"`` (``context.used``)
+    #: (from the catalog), ``"usage"`` (``context.used``), ``"free_space"`` (``context.free_space``,
+    #: asked of the storage elements). The CPU shares and the SEs' sites and media always come.
     needs: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, parameters: Mapping[str, Any], context: SplitContext | None = None) -> None:

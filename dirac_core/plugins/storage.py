@@ -8,7 +8,8 @@ element facade turns an LFN into one). Missing files raise
 Optional capabilities are small protocols a driver implements on top of
 :class:`StorageProtocol` (checked with ``isinstance``): :class:`Stageable`
 for tape storage, :class:`ThirdPartyCopy` for copies the storage makes
-itself from another storage's URL.
+itself from another storage's URL, :class:`SpaceReporting` for a storage
+that can tell how full it is.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from attrs import frozen
 from dirac_core.errors import NotFound
 from dirac_core.plugins.driver import Driver
 
-__all__ = ["FileStat", "Stageable", "StorageProtocol", "ThirdPartyCopy"]
+__all__ = ["FileStat", "Occupancy", "SpaceReporting", "Stageable", "StorageProtocol", "ThirdPartyCopy"]
 
 
 @frozen(kw_only=True)
@@ -33,6 +34,14 @@ class FileStat:
     size: int
     is_dir: bool = False
     checksum: str | None = None  # adler32, eight lowercase hex digits, when the storage keeps one
+
+
+@frozen(kw_only=True)
+class Occupancy:
+    """How full a storage is, in bytes: ``free`` always, ``total`` when the storage tells."""
+
+    free: int
+    total: int | None = None
 
 
 class StorageProtocol(Driver):
@@ -107,3 +116,15 @@ class ThirdPartyCopy(Protocol):
         :class:`~dirac_core.errors.StorageError` for any other failure (a URL it cannot copy
         from included); a failed copy leaves nothing at ``path``.
         """
+
+
+@runtime_checkable
+class SpaceReporting(Protocol):
+    """What a protocol adds when its storage can tell its free space (DIRAC's ``getOccupancy``).
+
+    Transformations that place data by free space (the ``ByFreeSpace`` splitter) ask for it once
+    per splitting cycle; an SE none of whose protocols reports its space is never chosen by them.
+    """
+
+    def occupancy(self) -> Occupancy:
+        """Free (and total) bytes where this protocol writes; ``StorageError`` when it cannot tell."""

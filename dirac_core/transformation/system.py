@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,8 @@ from dirac_core.plugins.loading import load_driver
 from dirac_core.plugins.splitters import SplitContext, Splitter
 from dirac_core.rms.validation import BUILTIN_TYPES
 from dirac_core.transformation import bodies, file_store, inputs, store, task_store
+from dirac_core.transformation.cleaning import CLEANER_STATUSES, CleaningResult, TransformationCleaner
+from dirac_core.transformation.extension import ExtensionResult, TaskExtender
 from dirac_core.transformation.monitoring import TaskMonitor
 from dirac_core.transformation.records import (
     SplitResult,
@@ -62,6 +64,7 @@ from dirac_core.transformation.splitting import SplitCycle
 from dirac_core.transformation.submission import SubmitResult, TaskSubmitter
 
 if TYPE_CHECKING:
+    from dirac_core.dms.manager import DataManager
     from dirac_core.rms.store import RequestStore
     from dirac_core.wms.engine import WorkloadManager
 
@@ -88,7 +91,9 @@ class TransformationSystem:
                  wms: WorkloadManager | None = None, requests: RequestStore | None = None,
                  catalog: Catalog | None = None, hooks: pluggy.PluginManager | None = None,
                  settings: TransformationSettings | None = None,
-                 splitters: Mapping[str, type[Splitter]] | None = None) -> None:
+                 splitters: Mapping[str, type[Splitter]] | None = None,
+                 free_space: Callable[[], Mapping[str, int]] | None = None,
+                 data_manager: Callable[[Identity], DataManager] | None = None) -> None:
         self.database = database
         self.clock = clock
         self.config = config
@@ -97,6 +102,8 @@ class TransformationSystem:
         self.catalog = catalog
         self.settings = settings or TransformationSettings()
         self._splitters: dict[str, type[Splitter]] = dict(splitters or {})
+        #: free bytes per SE (those that can tell), asked once per splitting cycle that needs it
+        self._free_space = free_space
         resources = config.resources
         self._se_sites = {se: sorted(sites)[0] for se, sites in resources.site_of_se().items() if sites}
         self._tape = frozenset(n for n, se in resources.storage_elements.items() if se.medium is Medium.TAPE)
@@ -105,6 +112,11 @@ class TransformationSystem:
                                         wms=wms, requests=requests)
         self._monitor = TaskMonitor(database=database, clock=clock, settings=self.settings, wms=wms,
                                     requests=requests)
+        #: cleaning removes outputs through ``data_manager(author)`` (None: outputs stay, see cleaning)
+        self._cleaner = TransformationCleaner(database=database, clock=clock, config=config,
+                                              settings=self.settings, wms=wms, requests=requests,
+                                              catalog=catalog, data_manager=data_manager)
+        self._extender = TaskExtender(database=database, clock=clock, settings=self.settings)
         #: the ``dirac_file_registered`` implementation, registered in ``hooks`` when given
         self.input_hook = inputs.InputDataHook(self)
         if hooks is not None:
@@ -121,11 +133,28 @@ class TransformationSystem:
                 raise InvalidTransformation(f"plugin: {exc}", parameter="plugin") from exc
         return self._splitters[plugin]
 
-    def split_context(self, transformation: Transformation) -> SplitContext:
+    def split_context(self, transformation: Transformation,
+                      free_space: Mapping[str, int] | None = None) -> SplitContext:
         """What the splitter of ``transformation`` knows of the grid: each SE's site, the tape
-        SEs, and a seed fixed by the transformation and its task counter."""
+        SEs, the CPU shares of its VO (``operations``' ``cpu_shares``), ``free_space`` when
+        given, and a seed fixed by the transformation and its task counter."""
         seed = transformation.transformation_id * 1_000_003 + transformation.last_task_id
-        return SplitContext(se_sites=self._se_sites, tape_ses=self._tape, seed=seed)
+        shares = self.config.operations.policy(transformation.vo).cpu_shares
+        return SplitContext(se_sites=self._se_sites, tape_ses=self._tape, seed=seed, shares=shares,
+                            free_space=free_space or {})
+
+    def _space_for(self, splitter_class: type[Splitter], cycle: dict[str, Mapping[str, int]]
+                   ) -> Mapping[str, int] | None:
+        """The SEs' free space if the splitter needs it, asked once per cycle (``cycle`` keeps it)."""
+        if "free_space" not in splitter_class.needs or self._free_space is None:
+            return None
+        if "free" not in cycle:
+            try:
+                cycle["free"] = dict(self._free_space())
+            except Exception:  # unknown space: such splitters then choose nothing this cycle
+                log.exception("the free space of the storage elements could not be read")
+                cycle["free"] = {}
+        return cycle["free"]
 
     def create(self, spec: TransformationSpec, author: Identity) -> Transformation:
         """Store a new transformation (New) owned by ``author``, and attach the files its input
@@ -217,16 +246,18 @@ class TransformationSystem:
                                          task_ids=task_ids)
 
     def stats(self, key: Key) -> TransformationStats:
-        """Files and tasks per status, and DIRAC's processed percentage."""
+        """Files and tasks per status, and DIRAC's processed percentage (None for extendable types,
+        which have no input files: DIRAC shows "-")."""
         with self.database.begin(read_only=True) as conn:
             tid = store.transformation_id_of(conn, key)
             files = store.status_counts(conn, tfs_files, tid)
             tasks = store.status_counts(conn, tfs_tasks, tid)
+            extendable = store.transformation_type(conn, tid) in self.settings.extendable_types
         total = sum(n for status, n in files.items() if not status.value.endswith("-inherited"))
         given_up = sum(files.get(status, 0) for status in self.settings.given_up)
         left = total - given_up
         processed = files.get(_F.PROCESSED, 0)
-        percent = int(processed * 1000 / left) / 10 if left > 0 else None
+        percent = int(processed * 1000 / left) / 10 if left > 0 and not extendable else None
         return TransformationStats(
             files=files, total=total, processed_percent=percent,
             problematic=sum(files.get(status, 0) for status in self.settings.problematic),
@@ -333,10 +364,12 @@ class TransformationSystem:
         """One splitting cycle of one transformation, or of every one in Active, Completing or
         Flush; per transformation what it did (a failure is in its result, not raised)."""
         out: dict[int, SplitResult] = {}
+        cycle: dict[str, Mapping[str, int]] = {}
         for t in self._each(key, SPLIT_TRANSFORMATION):
             try:
-                out[t.transformation_id] = self._splitting.run(t, self.splitter_class(t.plugin),
-                                                               self.split_context(t))
+                splitter_class = self.splitter_class(t.plugin)
+                context = self.split_context(t, self._space_for(splitter_class, cycle))
+                out[t.transformation_id] = self._splitting.run(t, splitter_class, context)
             except Exception as exc:  # one transformation must not stop the others
                 log.exception("transformation %d: splitting failed", t.transformation_id)
                 out[t.transformation_id] = SplitResult(error=f"{type(exc).__name__}: {exc}")
@@ -360,6 +393,20 @@ class TransformationSystem:
     def recover_reserved(self) -> dict[int, tuple[int, int]]:
         """Tasks Reserved too long, looked up by name: (found, put back) per transformation."""
         return self._submitter.recover({t.transformation_id: t for t in self.transformations()})
+
+    def clean_transformations(self, key: Key | None = None) -> dict[int, CleaningResult]:
+        """One cleaning cycle (:mod:`dirac_core.transformation.cleaning`): Cleaning -> Cleaned,
+        RemovingFiles -> Completed, Completed for ``archive_after`` -> Archived; per transformation
+        acted on, what was done (a failure is in its result, not raised)."""
+        return self._cleaner.run(self._each(key, CLEANER_STATUSES))
+
+    def extend_tasks(self, key: Key | None = None) -> dict[int, ExtensionResult]:
+        """One MC extension cycle (:mod:`dirac_core.transformation.extension`): input-less tasks for
+        the Active transformations of extendable types with ``max_tasks``; per transformation what
+        it made."""
+        return {t.transformation_id: self._extender.extend(t.transformation_id)
+                for t in self._each(key, {_T.ACTIVE})
+                if t.type in self.settings.extendable_types and t.max_tasks > 0}
 
     def scan_input_queries(self) -> dict[int, int]:
         """Run every Active transformation's input query; per transformation, the files added."""

@@ -85,7 +85,7 @@ def test_free_space_groups_like_standard() -> None:
     context = SplitContext(free_space={"SE-A": 10**15})
     splitter = ByFreeSpace({"TargetSE": "SE-A", "GroupSize": 2}, context)
     assert [t.lfns for t in splitter.split(files)] == [("/f0", "/f1"), ("/f2", "/f3")]
-    assert ByFreeSpace.needs == {"sizes"}
+    assert ByFreeSpace.needs == {"sizes", "free_space"}
 
 
 @pytest.mark.parametrize(("parameters", "name"), [

@@ -200,7 +200,7 @@ class SplitterSuite(ConformanceSuite):
     def test_sizes_and_metadata_as_declared(self, splitter: Splitter, files: Files) -> None:
         replicas, sizes, metadata = files
         needs = type(splitter).needs
-        assert needs <= {"sizes", "metadata", "usage"}
+        assert needs <= {"sizes", "metadata", "usage", "free_space"}
         tasks = self.split(splitter, files, flush=True)
         grouped = {lfn for task in tasks for lfn in task.lfns}
         without_sizes = splitter.split(replicas, flush=True, sizes=None, metadata=metadata)

@@ -59,7 +59,7 @@ class ByFreeSpace(Splitter):
 
     defaults: ClassVar[Mapping[str, Any]] = {"TargetSE": (), "Destinations": 1, "GroupSize": 10,
                                              "MinFreeSpace": 0}
-    needs: ClassVar[frozenset[str]] = frozenset({"sizes"})
+    needs: ClassVar[frozenset[str]] = frozenset({"sizes", "free_space"})
 
     def __init__(self, parameters: Mapping[str, Any], context: SplitContext | None = None) -> None:
         super().__init__(parameters, context)
