@@ -32,8 +32,9 @@ PUBLIC = {
     ],
     "dirac_core.testing": ["FakeClock", "MemoryCatalog", "MemoryComputingElement", "MemoryStorage"],
     "dirac_core.transformation": [
-        "InputQueryTask", "MonitorTask", "ReservationTask", "SplitResult", "SplitTask", "SubmitResult",
-        "SubmitTask", "Task", "Transformation", "TransformationFile", "TransformationSettings",
+        "CleaningResult", "CleaningTask", "ExtensionResult", "ExtensionTask", "InputQueryTask", "MonitorTask",
+        "ReservationTask", "SplitResult", "SplitTask", "SubmitResult", "SubmitTask", "Task", "Transformation",
+        "TransformationFile", "TransformationSettings",
         "TransformationSpec", "TransformationStats", "TransformationSystem", "transformation_tasks",
     ],
     "dirac_core.auth": [

@@ -10,7 +10,11 @@ chains transformations whose output and input queries match.
 
 from __future__ import annotations
 
+from dirac_core.transformation.cleaning import CleaningResult
+from dirac_core.transformation.extension import ExtensionResult
 from dirac_core.transformation.periodic import (
+    CleaningTask,
+    ExtensionTask,
     InputQueryTask,
     MonitorTask,
     ReservationTask,
@@ -30,6 +34,7 @@ from dirac_core.transformation.records import (
 from dirac_core.transformation.submission import SubmitResult
 from dirac_core.transformation.system import TransformationSystem
 
-__all__ = ["InputQueryTask", "MonitorTask", "ReservationTask", "SplitResult", "SplitTask", "SubmitResult",
-           "SubmitTask", "Task", "Transformation", "TransformationFile", "TransformationSettings",
-           "TransformationSpec", "TransformationStats", "TransformationSystem", "transformation_tasks"]
+__all__ = ["CleaningResult", "CleaningTask", "ExtensionResult", "ExtensionTask", "InputQueryTask",
+           "MonitorTask", "ReservationTask", "SplitResult", "SplitTask", "SubmitResult", "SubmitTask", "Task",
+           "Transformation", "TransformationFile", "TransformationSettings", "TransformationSpec",
+           "TransformationStats", "TransformationSystem", "transformation_tasks"]

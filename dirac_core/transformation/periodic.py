@@ -1,7 +1,7 @@
 """The transformation system's periodic tasks, each one cycle of :class:`TransformationSystem`.
 
 :func:`transformation_tasks` gives them with DIRAC's agent intervals (2 minutes; the search for
-lost reservations every 30 minutes); the scheduler runs each under its lease, so several
+lost reservations every 30 minutes, cleaning every hour); the scheduler runs each under its lease, so several
 replicas run each once per interval. A test or a notebook calls ``run_once`` directly.
 """
 
@@ -15,8 +15,8 @@ import attrs
 if TYPE_CHECKING:
     from dirac_core.transformation.system import TransformationSystem
 
-__all__ = ["InputQueryTask", "MonitorTask", "ReservationTask", "SplitTask", "SubmitTask",
-           "transformation_tasks"]
+__all__ = ["CleaningTask", "ExtensionTask", "InputQueryTask", "MonitorTask", "ReservationTask", "SplitTask",
+           "SubmitTask", "transformation_tasks"]
 
 _CYCLE = timedelta(minutes=2)
 
@@ -87,7 +87,36 @@ class ReservationTask:
         return self.system.recover_reserved()
 
 
+@attrs.frozen
+class CleaningTask:
+    """DIRAC's TransformationCleaningAgent: Cleaning transformations lose their jobs, requests and
+    outputs (then Cleaned), RemovingFiles ones their outputs (then Completed), and Completed ones
+    idle for ``archive_after`` are archived."""
+
+    system: TransformationSystem
+    name: str = "transformation.cleaning"
+    interval: timedelta = timedelta(hours=1)
+
+    def run_once(self) -> dict[int, Any]:
+        """One cleaning cycle; per transformation acted on what was done."""
+        return self.system.clean_transformations()
+
+
+@attrs.frozen
+class ExtensionTask:
+    """DIRAC's MCExtensionAgent: input-less tasks for Active transformations of extendable types,
+    up to their ``max_tasks``."""
+
+    system: TransformationSystem
+    name: str = "transformation.extension"
+    interval: timedelta = _CYCLE
+
+    def run_once(self) -> dict[int, Any]:
+        """One extension cycle; per transformation the tasks made (or why none)."""
+        return self.system.extend_tasks()
+
+
 def transformation_tasks(system: TransformationSystem) -> list[Any]:
     """Every periodic task of the transformation system, for ``TaskScheduler.add``."""
     return [SplitTask(system), SubmitTask(system), MonitorTask(system), InputQueryTask(system),
-            ReservationTask(system)]
+            ReservationTask(system), CleaningTask(system), ExtensionTask(system)]

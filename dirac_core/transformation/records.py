@@ -208,6 +208,13 @@ class TransformationSettings:
       (``CheckReserved``); ``monitor_delay``: a task is looked at again after that long.
     - ``given_up``: file statuses left out of the processed percentage's denominator
       (``GivenUpFileStatus``); ``problematic``: statuses counted as problematic.
+    - ``archive_after``: a Completed transformation not updated for that long is archived
+      (the cleaning agent's ``ArchiveAfter``, 7 days); ``id_metadata``: the catalog metadata
+      field that names the transformation an output file comes from (``TransfIDMeta``).
+    - ``extendable_types``: types whose tasks are made without input files, up to ``max_tasks``
+      (``ExtendableTransfTypes``); ``tasks_per_iteration``, ``max_failure_rate`` (percent of the
+      tasks made) and ``max_waiting_jobs``: the MC extension agent's ``TasksPerIteration``,
+      ``MaxFailureRate`` and ``MaxWaitingJobs``.
     """
 
     processing_types: frozenset[str] = attrs.field(default=PROCESSING_TYPES, converter=_types)
@@ -221,6 +228,12 @@ class TransformationSettings:
     monitor_chunk: int = attrs.field(default=1000, validator=v.gt(0))
     given_up: frozenset[TransformationFileStatus] = frozenset({_F.MISSING_IN_FC})
     problematic: frozenset[TransformationFileStatus] = frozenset({_F.PROBLEMATIC})
+    archive_after: timedelta = timedelta(days=7)
+    id_metadata: str = "TransformationID"
+    extendable_types: frozenset[str] = attrs.field(default=frozenset({"MCSimulation"}), converter=_types)
+    tasks_per_iteration: int = attrs.field(default=50, validator=v.gt(0))
+    max_failure_rate: float = attrs.field(default=30.0, validator=v.ge(0))
+    max_waiting_jobs: int = attrs.field(default=1000, validator=v.ge(0))
 
     def __attrs_post_init__(self) -> None:
         both = self.processing_types & self.data_types

@@ -30,7 +30,7 @@ from dirac_core.model.transformation import TransformationStatus
 from dirac_core.transformation.records import Transformation, TransformationSpec
 
 __all__ = ["INPUT", "OUTPUT", "delete_contents", "insert_transformation", "lock", "read_transformations",
-           "set_parameters", "status_counts", "transformation_id_of"]
+           "set_parameters", "status_counts", "transformation_id_of", "transformation_type"]
 
 #: The kinds of stored query.
 INPUT, OUTPUT = "Input", "Output"
@@ -86,6 +86,11 @@ def transformation_id_of(conn: Connection, key: int | str) -> int:
     if found is None:
         raise _not_found(key)
     return int(found)
+
+
+def transformation_type(conn: Connection, transformation_id: int) -> str | None:
+    """The type of a transformation; None when it does not exist."""
+    return conn.execute(select(_T.type).where(_T.transformation_id == transformation_id)).scalar_one_or_none()
 
 
 def lock(conn: Connection, transformation_id: int) -> Row[Any]:

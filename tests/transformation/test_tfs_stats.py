@@ -38,7 +38,8 @@ def test_the_scheduler_runs_the_whole_cycle(database: Database, fake_clock: Fake
     system = build(database, fake_clock, catalog=catalog_with({f"/demo/{i}": ["SE-A"] for i in range(4)}),
                    hooks=hooks)
     scheduler = TaskScheduler(database, fake_clock, hooks, transformation_tasks(system), owner="test")
-    assert sorted(scheduler.tasks) == ["transformation.input_queries", "transformation.monitor",
+    assert sorted(scheduler.tasks) == ["transformation.cleaning", "transformation.extension",
+                                       "transformation.input_queries", "transformation.monitor",
                                        "transformation.reservations", "transformation.split",
                                        "transformation.submit"]
     tid = system.create(spec(), ALICE).transformation_id
