@@ -1,4 +1,5 @@
-"""The Python examples in README.md and docs/ run as written (blocks starting ``# sketch`` excepted).
+"""The Python examples in README.md and docs/ run as written (blocks starting ``# sketch`` excepted;
+a block starting ``# continues`` runs after the one before it, in the same session).
 
 They run from the repository root, with ``/tmp/`` redirected to the test's own directory.
 """
@@ -16,10 +17,15 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def examples() -> list[tuple[str, str]]:
-    found = []
+    """Each page's blocks, a block starting ``# continues`` run after the one before it (as
+    one session)."""
+    found: list[tuple[str, str]] = []
     for page in PAGES:
         for i, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S)):
-            if not block.startswith("# sketch"):
+            if block.startswith("# continues"):
+                where, before = found.pop()
+                found.append((f"{where}+{i}", before + block))
+            elif not block.startswith("# sketch"):
                 found.append((f"{page.name}#{i}", block))
     return found
 

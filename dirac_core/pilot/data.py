@@ -3,7 +3,7 @@
 Each job's files move through a data manager acting as the job's owner, whose failover
 recorder makes requests of that job (:meth:`Interware.data_manager
 <dirac_core.interware.Interware.data_manager>` builds such managers). Outputs are named
-``<OutputPath or /vo/user/u/user/job_id>/<file name>`` and stored on the job's ``OutputSE``
+``/vo/user/u/user/<OutputPath or job id>/<file name>`` and stored on the job's ``OutputSE``
 list in order (default: the VO's ``output_ses``); when none of them
 takes a file, it goes to the VO's failover SEs (``failover_ses``), and a ``ReplicateAndRegister``
 to the SE the job asked for is recorded through the data manager's failover recorder, so that
@@ -37,11 +37,17 @@ log = logging.getLogger(__name__)
 
 
 def output_lfn(matched: MatchedJob, job: JobDescription, name: str) -> str:
-    """Where an output file of a job goes in the catalog."""
-    if job.output_path:
-        return normalize_lfn(f"{job.output_path.removeprefix('LFN:')}/{name}")
+    """Where an output file of a job goes in the catalog: ``OutputPath`` under the owner's folder
+    ``/vo/user/u/user`` (DIRAC's rule: the path is relative, its leading ``/`` dropped), an
+    ``OutputPath`` of ``LFN:/...`` as it is, and without one the job's own folder
+    ``/vo/user/u/user/<job id>``."""
     user = matched.owner
-    return normalize_lfn(f"/{matched.vo}/user/{user[:1]}/{user}/{matched.job_id}/{name}")
+    home = f"/{matched.vo}/user/{user[:1]}/{user}"
+    if job.output_path and job.output_path.startswith("LFN:"):
+        return normalize_lfn(f"{job.output_path.removeprefix('LFN:')}/{name}")
+    if job.output_path:
+        return normalize_lfn(f"{home}/{job.output_path.lstrip('/')}/{name}")
+    return normalize_lfn(f"{home}/{matched.job_id}/{name}")
 
 
 class ManagedTransfers:

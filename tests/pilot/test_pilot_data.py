@@ -102,6 +102,10 @@ def test_output_lfns_follow_the_output_path_or_the_users_folder() -> None:
     assert output_lfn(matched, JobDescription(executable="x"), "a.root") == "/demo/user/a/alice/12/a.root"
     job = JobDescription(executable="x", output_path="LFN:/demo/prod/run1")
     assert output_lfn(matched, job, "a.root") == "/demo/prod/run1/a.root"
+    parsed = JobDescription.from_jdl('[ Executable = "x"; OutputPath = "/ana/run1"; ]')
+    assert output_lfn(matched, parsed, "a.root") == "/demo/user/a/alice/ana/run1/a.root"
+    relative = JobDescription(executable="x", output_path="ana")
+    assert output_lfn(matched, relative, "b") == "/demo/user/a/alice/ana/b"
 
 
 def test_an_embedded_pilot_moves_outputs_as_the_owner_and_stores_the_failover_request(tmp_path: Path) -> None:
