@@ -181,3 +181,26 @@ users = ["bob"]
     result = gone.submit_tasks(tid)[tid]
     assert (result.submitted, result.released) == (0, 3) and "alice" in (result.error or "")
     assert {t.status for t in system.tasks(tid)} == {K.CREATED}
+
+
+def test_files_whose_jobs_keep_failing_end_max_reset_and_are_left_alone(
+        system: TransformationSystem, fake_clock: FakeClock) -> None:
+    """The loop a grid must not have: split, submit, fail, back to Unused, ... reset ten times
+    (max_reset), then MaxReset at the next failure, and never a new task for those files."""
+    tid = _running(system)
+    max_reset = system.settings.max_reset
+    rounds = 0
+    while any(f.status is F.ASSIGNED for f in system.files(tid)):
+        rounds += 1
+        assert rounds <= max_reset + 1, "the files went round more than max_reset times"
+        system.submit_tasks()
+        for task in system.tasks(tid, statuses=[K.SUBMITTED]):
+            _set_job(system, fake_clock, task.external_id or 0, JobStatus.FAILED)
+        fake_clock.advance(timedelta(minutes=10))
+        system.monitor_tasks()
+        system.split(tid)
+    assert rounds == max_reset + 1
+    assert {(f.status, f.error_count) for f in system.files(tid)} == {(F.MAX_RESET, max_reset + 1)}
+    assert system.split(tid)[tid].tasks == 0
+    assert len(system.tasks(tid)) == 3 * rounds and {t.status for t in system.tasks(tid)} == {K.FAILED}
+    assert system.stats(tid).files == {F.MAX_RESET: 6}
