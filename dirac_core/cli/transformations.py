@@ -1,12 +1,17 @@
-"""``dirac-core transformation ...`` and ``dirac-core production ...`` on an embedded interware.
+"""``dirac-core transformation ...`` and ``dirac-core production ...``, embedded or on a server.
 
 Definitions come from TOML files whose keys are the fields of
 :class:`~dirac_core.transformation.TransformationSpec` (a transformation) or a ``name``, an
 optional ``description`` and ``[[steps]]`` tables with the fields of
 :class:`~dirac_core.transformation.productions.ProductionStep` (a production). Every command
-takes ``--local PATH`` and acts as ``--user`` in ``--group`` (default: the first registry user
-and their VO's default group). ``cycle`` runs the transformation system's periodic work once:
-input queries, splitting, submission and monitoring.
+but ``cycle`` takes exactly one of ``--local PATH``, acting as ``--user`` in ``--group``
+(default: the first registry user and their VO's default group), or ``--url URL`` (or
+``DIRACX_URL``), acting as the login of ``dirac-core login``; the output is the same. On a server
+the rules of :mod:`dirac_core.transformation.access` apply to the login (its VO's
+transformations only; changes need ``ProductionManagement`` or ``ServiceAdministrator``); on an
+embedded interware, whose database one holds anyway, only the engines' own checks do. ``cycle``
+runs the embedded transformation system's periodic work once: input queries, splitting,
+submission and monitoring (a server runs its own).
 """
 
 from __future__ import annotations
@@ -28,14 +33,16 @@ from dirac_core.model.identity import Identity
 
 __all__ = ["production_app", "transformation_app"]
 
-transformation_app = typer.Typer(help="Transformations: create, list, show, start/stop/flush/complete/clean, "
-                                      "add files, run a cycle (embedded).", no_args_is_help=True)
+transformation_app = typer.Typer(help="Transformations: create, list, start/stop/flush/complete/clean, add "
+                                      "files (embedded or remote); run a cycle (embedded).",
+                                 no_args_is_help=True)
 production_app = typer.Typer(help="Productions: create, list, show progress, start/stop/flush/complete/clean "
-                                  "(embedded).", no_args_is_help=True)
+                                  "(embedded or remote).", no_args_is_help=True)
 
-Local = Annotated[Path, typer.Option(help="Embedded interware directory.")]
-User = Annotated[str | None, typer.Option(help="The registry user to act as.")]
-Group = Annotated[str | None, typer.Option(help="The group to act in.")]
+Url = Annotated[str | None, typer.Option(envvar="DIRACX_URL", help="The server's URL.")]
+Local = Annotated[Path | None, typer.Option(help="Embedded interware directory.")]
+User = Annotated[str | None, typer.Option(help="With --local: the registry user to act as.")]
+Group = Annotated[str | None, typer.Option(help="With --local: the group to act in.")]
 AsJson = Annotated[bool, typer.Option("--json", help="JSON output, for scripts.")]
 Key = Annotated[str, typer.Argument(help="Id or name.")]
 ACTIONS = ("start", "stop", "flush", "complete", "clean")
@@ -53,13 +60,26 @@ def _definition(path: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def _interware(local: Path, user: str | None, group: str | None) -> Iterator[tuple[Any, Identity]]:
-    """The embedded interware and the identity acting; errors printed, exit code 1."""
-    from dirac_core.interware import Interware
-
+def _interware(local: Path | None, user: str | None, group: str | None, url: str | None = None
+               ) -> Iterator[tuple[Any, Identity | None]]:
+    """The embedded interware and the identity acting, or a server's (None: the server acts as the
+    login); errors printed, exit code 1."""
+    if (url is None) == (local is None):
+        raise typer.BadParameter("give exactly one of --url URL or --local PATH")
+    if url is not None and (user is not None or group is not None):
+        raise typer.BadParameter("--user and --group are for --local: a server acts as the login")
     try:
-        with Interware.embedded(local) as iw:
-            yield iw, iw.identity(user or next(iter(sorted(iw.config.registry.users))), group)
+        if local is not None:
+            from dirac_core.interware import Interware
+
+            with Interware.embedded(local) as iw:
+                yield iw, iw.identity(user or next(iter(sorted(iw.config.registry.users))), group)
+            return
+        from dirac_core.cli.session import credentials_path
+        from dirac_core.client import RemoteInterware
+
+        with RemoteInterware(url, credentials_path=credentials_path()) as remote:  # type: ignore[arg-type]
+            yield remote, None
     except (DiracError, TypeError) as exc:
         Console(stderr=True).print(f"error: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
@@ -76,21 +96,22 @@ def _stats_row(stats: Any) -> tuple[str, str, str]:
 
 
 @transformation_app.command("create")
-def create_transformation(definition: Annotated[Path, typer.Argument(help="A TOML file.")], *, local: Local,
-                          user: User = None, group: Group = None) -> None:
+def create_transformation(definition: Annotated[Path, typer.Argument(help="A TOML file.")], *,
+                          url: Url = None, local: Local = None, user: User = None,
+                          group: Group = None) -> None:
     """Create a transformation (New) from a TOML definition; everything is checked first."""
     from dirac_core.transformation import TransformationSpec
 
-    with _interware(local, user, group) as (iw, identity):
+    with _interware(local, user, group, url) as (iw, identity):
         made = iw.transformations.create(TransformationSpec(**_definition(definition)), identity)
         typer.echo(f"transformation {made.transformation_id} {made.name!r}: {made.status}")
 
 
 @transformation_app.command("list")
-def list_transformations(*, local: Local, user: User = None, group: Group = None,
+def list_transformations(*, url: Url = None, local: Local = None, user: User = None, group: Group = None,
                          as_json: AsJson = False) -> None:
-    """Every transformation with its files, tasks and processed fraction."""
-    with _interware(local, user, group) as (iw, _):
+    """Every transformation (on a server: of your VO) with its files, tasks and processed fraction."""
+    with _interware(local, user, group, url) as (iw, _):
         ts = iw.transformations
         rows = [(t, ts.stats(t.transformation_id)) for t in ts.transformations()]
     if as_json:
@@ -105,10 +126,10 @@ def list_transformations(*, local: Local, user: User = None, group: Group = None
 
 
 @transformation_app.command("add-files")
-def add_files(key: Key, lfns: Annotated[list[str], typer.Argument(help="LFNs.")], *, local: Local,
-              user: User = None, group: Group = None) -> None:
+def add_files(key: Key, lfns: Annotated[list[str], typer.Argument(help="LFNs.")], *, url: Url = None,
+              local: Local = None, user: User = None, group: Group = None) -> None:
     """Attach files; each answers Added or Present (or why it failed)."""
-    with _interware(local, user, group) as (iw, _):
+    with _interware(local, user, group, url) as (iw, _):
         result = iw.transformations.add_files(_key(key), lfns)
     for lfn, added in result.ok.items():
         typer.echo(f"{lfn}: {added}")
@@ -119,7 +140,8 @@ def add_files(key: Key, lfns: Annotated[list[str], typer.Argument(help="LFNs.")]
 
 
 @transformation_app.command("cycle")
-def cycle(*, local: Local, user: User = None, group: Group = None) -> None:
+def cycle(*, local: Annotated[Path, typer.Option(help="Embedded interware directory.")], user: User = None,
+          group: Group = None) -> None:
     """Run the periodic work once: input queries, splitting, submission, monitoring (of every
     submitted task, however recently looked at)."""
     with _interware(local, user, group) as (iw, _):
@@ -132,8 +154,9 @@ def cycle(*, local: Local, user: User = None, group: Group = None) -> None:
 
 def _transformation_action(action: str) -> None:
     @transformation_app.command(action, help=f"{action.capitalize()} a transformation.")
-    def run(key: Key, *, local: Local, user: User = None, group: Group = None) -> None:
-        with _interware(local, user, group) as (iw, _):
+    def run(key: Key, *, url: Url = None, local: Local = None, user: User = None,
+            group: Group = None) -> None:
+        with _interware(local, user, group, url) as (iw, _):
             done = getattr(iw.transformations, action)(_key(key))
         typer.echo(f"transformation {done.transformation_id}: {done.status}")
 
@@ -146,12 +169,12 @@ for _action in ACTIONS:
 
 
 @production_app.command("create")
-def create_production(definition: Annotated[Path, typer.Argument(help="A TOML file.")], *, local: Local,
-                      user: User = None, group: Group = None) -> None:
+def create_production(definition: Annotated[Path, typer.Argument(help="A TOML file.")], *, url: Url = None,
+                      local: Local = None, user: User = None, group: Group = None) -> None:
     """Create a production (New) from a TOML definition: ``name``, ``description``, ``[[steps]]``."""
     from dirac_core.transformation.productions import ProductionStep
 
-    with _interware(local, user, group) as (iw, identity):
+    with _interware(local, user, group, url) as (iw, identity):
         data = _definition(definition)
         steps = [ProductionStep(**step) for step in data.get("steps", [])]
         made = iw.productions.create(data.get("name", ""), steps, identity,
@@ -160,9 +183,9 @@ def create_production(definition: Annotated[Path, typer.Argument(help="A TOML fi
 
 
 @production_app.command("list")
-def list_productions(*, local: Local, user: User = None, group: Group = None) -> None:
-    """Every production and its status."""
-    with _interware(local, user, group) as (iw, _):
+def list_productions(*, url: Url = None, local: Local = None, user: User = None, group: Group = None) -> None:
+    """Every production (on a server: of your VO) and its status."""
+    with _interware(local, user, group, url) as (iw, _):
         found = iw.productions.productions()
     table = Table("ID", "Name", "Status", "Steps", "Author")
     for p in found:
@@ -172,10 +195,10 @@ def list_productions(*, local: Local, user: User = None, group: Group = None) ->
 
 
 @production_app.command("show")
-def show_production(key: Key, *, local: Local, user: User = None, group: Group = None,
+def show_production(key: Key, *, url: Url = None, local: Local = None, user: User = None, group: Group = None,
                     as_json: AsJson = False) -> None:
     """A production's progress: each step's files and tasks by status, and overall."""
-    with _interware(local, user, group) as (iw, _):
+    with _interware(local, user, group, url) as (iw, _):
         progress = iw.productions.progress(_key(key))
     if as_json:
         production = progress.production
@@ -195,8 +218,9 @@ def show_production(key: Key, *, local: Local, user: User = None, group: Group =
 
 def _production_action(action: str) -> None:
     @production_app.command(action, help=f"{action.capitalize()} a production (all its transformations).")
-    def run(key: Key, *, local: Local, user: User = None, group: Group = None) -> None:
-        with _interware(local, user, group) as (iw, identity):
+    def run(key: Key, *, url: Url = None, local: Local = None, user: User = None,
+            group: Group = None) -> None:
+        with _interware(local, user, group, url) as (iw, identity):
             done = getattr(iw.productions, action)(_key(key), identity)
         typer.echo(f"production {done.production_id}: {done.status}")
 

@@ -14,6 +14,7 @@ from dirac_core.client.credentials import Credentials
 from dirac_core.client.jobs import RemoteWMS
 from dirac_core.client.pilots import RemotePilots
 from dirac_core.client.requests import RemoteRequests
+from dirac_core.client.transformations import RemoteProductions, RemoteTransformations
 from dirac_core.client.transport import RetryPolicy, Transport
 from dirac_core.config import Config
 from dirac_core.config.converter import structure_config
@@ -46,6 +47,9 @@ class RemoteInterware:
         self.catalog = RemoteCatalog(self.transport)
         #: the server's request store
         self.requests = RemoteRequests(self.transport)
+        #: the server's transformation system, and its productions
+        self.transformations = RemoteTransformations(self.transport)
+        self.productions = RemoteProductions(self.transport)
 
     @property
     def url(self) -> str:

@@ -87,13 +87,16 @@ def _candidates_query(dialect: Dialect) -> PreparedStatement:
 
 
 def read_files(conn: Connection, transformation_id: int, *, lfns: Sequence[str] | None = None,
-               statuses: Collection[TransformationFileStatus] | None = None) -> list[Row[Any]]:
-    """File rows of a transformation, by LFN (canonical) and status, in id order."""
+               statuses: Collection[TransformationFileStatus] | None = None,
+               offset: int = 0, limit: int | None = None) -> list[Row[Any]]:
+    """File rows of a transformation, by LFN (canonical) and status, in id order; without
+    ``lfns``, ``limit`` rows from ``offset`` (a page)."""
     where = [_C.transformation_id == transformation_id]
     if statuses is not None:
         where.append(_C.status.in_(sorted(statuses)))
     if lfns is None:
-        return list(conn.execute(select(tfs_files).where(*where).order_by(_C.file_id)))
+        return list(conn.execute(select(tfs_files).where(*where).order_by(_C.file_id)
+                                 .offset(offset).limit(limit)))
     rows: list[Row[Any]] = []
     for part in _chunks([lfn_key(lfn) for lfn in lfns]):
         rows.extend(conn.execute(select(tfs_files).where(*where, _C.lfn_key.in_(part))))

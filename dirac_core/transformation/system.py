@@ -230,20 +230,24 @@ class TransformationSystem:
             return store.read_transformations(conn, statuses=statuses, types=types)
 
     def files(self, key: Key, *, statuses: Collection[TransformationFileStatus] | None = None,
-              lfns: Sequence[str] | None = None) -> list[TransformationFile]:
-        """A transformation's files, in the order they were added."""
+              lfns: Sequence[str] | None = None, offset: int = 0, limit: int | None = None
+              ) -> list[TransformationFile]:
+        """A transformation's files, in the order they were added; without ``lfns``, ``limit``
+        of them from ``offset`` (a page)."""
         with self.database.begin(read_only=True) as conn:
             tid = store.transformation_id_of(conn, key)
             wanted = list(normalize_lfns(lfns)[0].values()) if lfns is not None else None
-            return [file_store.to_record(row) for row in file_store.read_files(conn, tid, lfns=wanted,
-                                                                                statuses=statuses)]
+            return [file_store.to_record(row) for row in file_store.read_files(
+                conn, tid, lfns=wanted, statuses=statuses, offset=offset, limit=limit)]
 
     def tasks(self, key: Key, *, statuses: Collection[TaskStatus] | None = None,
-              task_ids: Sequence[int] | None = None) -> list[Task]:
-        """A transformation's tasks with their files, in id order."""
+              task_ids: Sequence[int] | None = None, offset: int = 0, limit: int | None = None
+              ) -> list[Task]:
+        """A transformation's tasks with their files, in id order; without ``task_ids``, ``limit``
+        of them from ``offset`` (a page)."""
         with self.database.begin(read_only=True) as conn:
             return task_store.read_tasks(conn, store.transformation_id_of(conn, key), statuses=statuses,
-                                         task_ids=task_ids)
+                                         task_ids=task_ids, offset=offset, limit=limit)
 
     def stats(self, key: Key) -> TransformationStats:
         """Files and tasks per status, and DIRAC's processed percentage (None for extendable types,

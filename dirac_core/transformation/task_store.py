@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, select, true, update
+from sqlalchemy import Connection, Row, and_, select, update
 
 from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.tables.transformations import tfs_files, tfs_task_inputs, tfs_tasks, tfs_transformations
@@ -55,14 +55,18 @@ def _keys(transformation_id: int, task_ids: Sequence[int]) -> Iterator[Any]:
 
 
 def read_tasks(conn: Connection, transformation_id: int, *, task_ids: Sequence[int] | None = None,
-               statuses: Collection[TaskStatus] | None = None, inputs: bool = True) -> list[Task]:
-    """Tasks of one transformation (with their LFNs unless ``inputs`` is False), in id order."""
+               statuses: Collection[TaskStatus] | None = None, inputs: bool = True,
+               offset: int = 0, limit: int | None = None) -> list[Task]:
+    """Tasks of one transformation (with their LFNs unless ``inputs`` is False), in id order;
+    without ``task_ids``, ``limit`` tasks from ``offset`` (a page)."""
     where: list[Any] = [_C.transformation_id == transformation_id]
     if statuses is not None:
         where.append(_C.status.in_(sorted(statuses)))
-    parts = [true()] if task_ids is None else list(_keys(transformation_id, list(task_ids)))
     rows: list[Row[Any]] = []
-    for part in parts:
+    if task_ids is None:
+        rows.extend(conn.execute(select(tfs_tasks).where(*where).order_by(_C.task_id)
+                                 .offset(offset).limit(limit)))
+    for part in list(_keys(transformation_id, list(task_ids))) if task_ids is not None else []:
         rows.extend(conn.execute(select(tfs_tasks).where(*where, part)))
     rows.sort(key=lambda row: row.task_id)
     lfns: dict[int, tuple[str, ...]] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tfs_helpers import ALICE, build, spec
+from tfs_helpers import ALICE, build, catalog_with, spec
 
 from dirac_core.db import Database
 from dirac_core.errors import InvalidTransformation, NotFound
@@ -85,3 +85,18 @@ def test_a_file_reset_too_often_is_left_alone(database: Database, fake_clock: Fa
     assert seen == [F.UNUSED, F.UNUSED, F.UNUSED, F.MAX_RESET]
     assert system.set_file_status(tid, {"/demo/a": "Unused"}).ok["/demo/a"] is F.MAX_RESET
     assert system.files(tid)[0].error_count == 4
+
+
+def test_files_and_tasks_come_in_pages(database: Database, fake_clock: FakeClock) -> None:
+    lfns = [f"/demo/p{i}" for i in range(7)]
+    system = build(database, fake_clock, catalog=catalog_with(dict.fromkeys(lfns, ("SE-A",))))
+    tid = system.create(spec(name="paged"), ALICE).transformation_id
+    system.add_files(tid, lfns)
+    system.start(tid)
+    system.split(tid)
+    assert [f.lfn for f in system.files(tid, offset=2, limit=3)] == lfns[2:5]
+    assert [f.lfn for f in system.files(tid, offset=6, limit=3)] == lfns[6:]
+    assert [f.lfn for f in system.files(tid, statuses=[F.UNUSED], limit=5)] == [lfns[6]]
+    assert [t.task_id for t in system.tasks(tid, offset=1, limit=2)] == [2, 3]
+    assert [t.lfns for t in system.tasks(tid, limit=1)] == [tuple(lfns[:2])]
+    assert system.tasks(tid, offset=3) == []
