@@ -43,6 +43,17 @@ def test_a_transformation_from_a_file_runs_its_cycle_and_reports_progress(tmp_pa
     code, out = _run("transformation", "list", "--local", str(site), "--json", *ADMIN)
     [row] = json.loads(out)
     assert row["files"] == {"Assigned": 2, "Unused": 1} and row["status"] == "Active"
+    code, out = _run("transformation", "show", "copy-to-se2", "--files", "--json", "--local", str(site),
+                     *ADMIN)
+    shown = json.loads(out)
+    assert code == 0 and shown["task_list"] == [{"task": 1, "status": "Waiting", "external_id": 1,
+                                                 "target_ses": ["Embedded-SE"], "files": 2}]
+    assert [(f["lfn"], f["status"], f["task"]) for f in shown["file_list"]] == [
+        ("/demo/data/f0", "Assigned", 1), ("/demo/data/f1", "Assigned", 1), ("/demo/data/f2", "Unused", None)]
+    code, out = _run("transformation", "show", "1", "--local", str(site), *ADMIN)
+    assert code == 0 and "files: Assigned=2, Unused=1" in out and "Embedded-SE" in out, out
+    code, out = _run("transformation", "show", "nope", "--local", str(site), *ADMIN)
+    assert code == 1 and "does not exist" in out, out
 
 
 def test_bad_definitions_and_productions_fail_with_the_reason(tmp_path: Path) -> None:

@@ -33,8 +33,8 @@ from dirac_core.model.identity import Identity
 
 __all__ = ["production_app", "transformation_app"]
 
-transformation_app = typer.Typer(help="Transformations: create, list, start/stop/flush/complete/clean, add "
-                                      "files (embedded or remote); run a cycle (embedded).",
+transformation_app = typer.Typer(help="Transformations: create, list, show, start/stop/flush/complete/clean, "
+                                      "add files (embedded or remote); run a cycle (embedded).",
                                  no_args_is_help=True)
 production_app = typer.Typer(help="Productions: create, list, show progress, start/stop/flush/complete/clean "
                                   "(embedded or remote).", no_args_is_help=True)
@@ -123,6 +123,49 @@ def list_transformations(*, url: Url = None, local: Local = None, user: User = N
     for t, s in rows:
         table.add_row(str(t.transformation_id), t.name, t.type, str(t.status), t.plugin, *_stats_row(s))
     Console().print(table)
+
+
+@transformation_app.command("show")
+def show_transformation(key: Key, *, url: Url = None, local: Local = None, user: User = None,
+                        group: Group = None, files: Annotated[bool, typer.Option(
+                            "--files", help="Also list the files (LFN, status, task, errors).")] = False,
+                        limit: Annotated[int, typer.Option(min=1, help="Tasks (and files) listed.")] = 50,
+                        as_json: AsJson = False) -> None:
+    """One transformation: its definition, files and tasks by status, its first tasks."""
+    with _interware(local, user, group, url) as (iw, _):
+        ts = iw.transformations
+        t = ts.get(_key(key))
+        stats = ts.stats(t.transformation_id)
+        tasks = ts.tasks(t.transformation_id, limit=limit)
+        listed = ts.files(t.transformation_id, limit=limit) if files else []
+    if as_json:
+        typer.echo(json.dumps({
+            "id": t.transformation_id, "name": t.name, "type": t.type, "status": str(t.status),
+            "plugin": t.plugin, "group_size": t.group_size, "author": t.author, "input_query": t.input_query,
+            "files": {str(k): v for k, v in stats.files.items()},
+            "tasks": {str(k): v for k, v in stats.tasks.items()},
+            "processed_percent": stats.processed_percent,
+            "task_list": [{"task": k.task_id, "status": str(k.status), "external_id": k.external_id,
+                           "target_ses": list(k.target_ses), "files": len(k.lfns)} for k in tasks],
+            "file_list": [{"lfn": f.lfn, "status": str(f.status), "task": f.task_id,
+                           "errors": f.error_count} for f in listed]}, default=str))
+        return
+    console = Console()
+    console.print(f"transformation {t.transformation_id} {t.name!r}: {t.type}, {t.status}, {t.plugin} "
+                  f"(group size {t.group_size}), by {t.author}", markup=False, highlight=False)
+    files_row, tasks_row, percent = _stats_row(stats)
+    console.print(f"files: {files_row or '-'}; tasks: {tasks_row or '-'}; processed: {percent}",
+                  markup=False, highlight=False)
+    table = Table("Task", "Status", "Job/request", "Target SEs", "Files")
+    for k in tasks:
+        table.add_row(str(k.task_id), str(k.status), str(k.external_id or ""), ",".join(k.target_ses),
+                      str(len(k.lfns)))
+    console.print(table)
+    if files:
+        listing = Table("LFN", "Status", "Task", "Errors")
+        for f in listed:
+            listing.add_row(f.lfn, str(f.status), str(f.task_id or ""), str(f.error_count))
+        console.print(listing)
 
 
 @transformation_app.command("add-files")
