@@ -20,6 +20,7 @@ The hierarchy::
     ├── AlreadyExists               an object with that key exists already
     ├── PermissionDenied            the caller's identity may not do this
     ├── NotAuthenticated            no valid credential (token, password)
+    │   └── InvalidProxy            an X.509 proxy chain fails verification; ``reason`` says why
     ├── CEError                     a computing element or batch system failed
     │   └── CEUnreachable           the CE (or the host of its batch commands) does not answer
     ├── StorageError                a storage element operation failed
@@ -51,6 +52,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "DiracError",
+    "InvalidProxy",
     "InvalidRequest",
     "InvalidTransformation",
     "InvalidTransition",
@@ -176,6 +178,15 @@ class PermissionDenied(DiracError):
 
 class NotAuthenticated(DiracError):
     """No valid credential: a missing, expired, revoked or forged token, or a wrong password."""
+
+
+class InvalidProxy(NotAuthenticated):
+    """An X.509 certificate chain (proxies, the user's certificate, CAs) failed verification.
+
+    ``reason`` is one of :class:`dirac_core.auth.x509.ProxyProblem`'s values (``expired``,
+    ``not_yet_valid``, ``wrong_issuer``, ``bad_signature``, ``path_length``, ``not_a_proxy``,
+    ``untrusted_ca``, ...); ``subject`` names the certificate at fault when there is one.
+    """
 
 
 class CEError(DiracError):

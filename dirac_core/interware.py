@@ -273,9 +273,11 @@ class Interware:
         self.scheduler.add(task)
 
     def close(self) -> None:
-        """Stop the request executor; release the storage elements, the catalogs and the database."""
+        """Stop the request executor; release the storage elements, the catalogs, the identity
+        provider's connections and the database."""
         self.request_executor.close()
         self.storage.close()
+        self.auth.close()
         if self.catalog is not None:
             self.catalog.close()
         self.database.close()

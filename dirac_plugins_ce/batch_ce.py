@@ -12,6 +12,7 @@ References look like ``batch://<ce name>/<batch job id>``.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import shlex
 import threading
 from collections.abc import Sequence
@@ -84,9 +85,10 @@ class BatchComputingElement(ComputingElement):
 
     def _job_id(self, reference: str) -> str:
         prefix = f"batch://{self.name}/"
-        if not reference.startswith(prefix) or not reference[len(prefix):]:
-            raise NotFound(f"no pilot {reference!r} on {self.name}", reference=reference)
-        return reference[len(prefix):]
+        job_id = reference[len(prefix):]
+        if not reference.startswith(prefix) or not job_id or any(c in job_id for c in "\x00\n"):
+            raise NotFound(f"no pilot {reference[:200]!r} on {self.name}", reference=reference[:200])
+        return job_id
 
     # -- the contract ---------------------------------------------------------------
 
@@ -186,7 +188,13 @@ class BatchComputingElement(ComputingElement):
 
     def output(self, reference: str) -> tuple[str, str]:
         """The pilot's stdout and stderr files as far as they exist (empty before the job starts)."""
-        out_path, err_path = self.batch.output_files(self._job_id(reference), f"{self.work_dir}/output")
+        output_dir = f"{self.work_dir}/output"
+        out_path, err_path = self.batch.output_files(self._job_id(reference), output_dir)
+        # a reference is data (a pilot registers its own): one whose files would be elsewhere than
+        # in the output directory (``batch://ce/../../etc/x``) names no pilot of ours
+        if {posixpath.dirname(posixpath.normpath(p)) for p in (out_path, err_path)} != {
+                posixpath.normpath(output_dir)}:
+            raise NotFound(f"no pilot {reference[:200]!r} on {self.name}", reference=reference[:200])
         texts = []
         for path in (out_path, err_path):
             try:

@@ -16,6 +16,7 @@ from dirac_server.matching import MatchBatcher
 from dirac_server.periodic import TaskThread
 from dirac_server.routes import (
     auth,
+    auth_x509,
     catalog,
     config,
     health,
@@ -63,8 +64,8 @@ def create_app(interware: Interware, settings: ServerSettings | None = None) -> 
         if cleaning.name not in interware.scheduler.tasks:  # one per interware, however many apps
             interware.add_task(cleaning)
     install_error_handlers(app)
-    for module in (wellknown, auth, sandboxes, jobs, pilots, catalog, requests, transformations, productions,
-                   config, health):
+    for module in (wellknown, auth, auth_x509, sandboxes, jobs, pilots, catalog, requests, transformations,
+                   productions, config, health):
         app.include_router(module.router)
     # a sandbox upload may be as large as a sandbox (and its multipart envelope)
     app.add_middleware(BodySizeLimit, limit=chosen.max_body_bytes,

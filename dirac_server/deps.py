@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from dirac_core.authorization import Action, allowed
 from dirac_core.errors import NotAuthenticated, PermissionDenied
 from dirac_core.interware import Interware
 from dirac_core.model.identity import Identity
@@ -13,7 +14,7 @@ from dirac_server.errors import BadRequest
 from dirac_server.settings import ServerSettings
 
 __all__ = ["JOB_HEADER", "Acting", "Caller", "Iw", "Settings", "acting", "acting_job", "bearer_token",
-           "caller", "require"]
+           "caller"]
 
 #: a pilot names in this header the job it acts for (its data, its failover requests)
 JOB_HEADER = "X-Dirac-Job"
@@ -54,18 +55,18 @@ Caller = Annotated[Identity, Depends(caller)]
 
 
 def acting_job(request: Request, identity: Identity) -> int | None:
-    """The job named by the ``X-Dirac-Job`` header, checked: only a pilot may name one, and only a
-    job it was given (403 otherwise; 400 for a header that is not a job id)."""
+    """The job named by the ``X-Dirac-Job`` header, checked (``job.act_for``): only a pilot may name
+    one, and only a job it was given (403 otherwise; 400 for a header that is not a job id)."""
     value = request.headers.get(JOB_HEADER)
     if value is None:
         return None
     if not value.isdigit() or not 1 <= int(value) < 2**63:
         raise BadRequest(f"{JOB_HEADER} must be a job id, got {value[:32]!r}")
     job_id = int(value)
-    if identity.pilot_stamp is None:
-        raise PermissionDenied(f"only a pilot may act for a job ({JOB_HEADER})", user=identity.user)
-    if job_id not in interware(request).wms.jobs_of_pilot(identity.pilot_stamp):
-        raise PermissionDenied(f"job {job_id} is not a job of pilot {identity.pilot_stamp}", job=job_id)
+    held = interware(request).wms.jobs_of_pilot(identity.pilot_stamp) if identity.pilot_stamp else None
+    decision = allowed(identity, Action.JOB_ACT_FOR, job_id, held=held)
+    if not decision:
+        raise PermissionDenied(f"{decision.reason} ({JOB_HEADER})", user=identity.user, job=job_id)
     return job_id
 
 
@@ -81,9 +82,3 @@ def acting(request: Request, identity: Caller) -> Identity:
 
 
 Acting = Annotated[Identity, Depends(acting)]
-
-
-def require(identity: Identity, *properties: str) -> None:
-    """Raise ``PermissionDenied`` unless ``identity`` holds one of ``properties``."""
-    if not any(identity.has(p) for p in properties):
-        raise PermissionDenied(f"needs one of: {', '.join(properties)}", user=identity.user)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
@@ -68,8 +70,25 @@ def _database_error(request: Request, exc: Exception) -> JSONResponse:
                         headers={"Retry-After": "1"})
 
 
+#: parts of the names of fields whose value a 422 answer does not repeat
+_SECRET_FIELDS = ("password", "secret", "token", "code", "verifier", "assertion")
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's 422, without the ``input`` of a field holding a credential: a password or a token
+    # sent too long is not echoed back (to logging proxies, to a browser's history of answers)
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    for error in errors:
+        name = str(error.get("loc", ("",))[-1]).lower()
+        if any(part in name for part in _SECRET_FIELDS):
+            error.pop("input", None)
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every :class:`DiracError` to its status code; transient database errors to 503."""
+    """Map every :class:`DiracError` to its status code; transient database errors to 503; answer
+    malformed requests with FastAPI's 422, credentials left out."""
     app.add_exception_handler(DiracError, _dirac_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sa_exc.OperationalError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_error)

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-__all__ = ["BodySizeLimit"]
+__all__ = ["MAX_ID", "MAX_PAGE", "BodySizeLimit"]
 
 
 class BodySizeLimit:
@@ -67,3 +67,10 @@ async def _too_large(send: Any, limit: int) -> None:
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+#: the highest page number a search takes: (page - 1) * per_page must stay a 64-bit offset on every
+#: backend (past it SQLite raises OverflowError, MariaDB and PostgreSQL a data error: a 500)
+MAX_PAGE = 10**9
+#: the highest id a path or body may name (a BIGINT; larger numbers are no id of anything)
+MAX_ID = 2**63 - 1

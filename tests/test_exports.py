@@ -12,6 +12,10 @@ PUBLIC = {
         "BulkResult", "Clock", "Config", "Database", "DiracError", "FakeClock", "Interware",
         "SystemClock", "__version__", "load_config", "load_dirac_cfg",
     ],
+    "dirac_core.authorization": [
+        "Action", "Decision", "InVO", "MatchScope", "Owned", "PilotRef", "allowed", "catalog_administers",
+        "filter_allowed", "job_search_restrictions", "match_scope", "request_search_scope", "require",
+    ],
     "dirac_core.jdl": [
         "Bare", "ClassAd", "Job", "JobDescription", "Value", "dump", "dumps", "expand", "from_classad",
         "loads", "parameter_count", "parse", "substitute_job_id",

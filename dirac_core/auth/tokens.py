@@ -170,6 +170,8 @@ class TokenService:
             wanted = frozenset(claims.get("dirac_properties") or ())
         except (KeyError, TypeError):
             raise NotAuthenticated("invalid token") from None
+        if not all(isinstance(value, str) for value in (user, group, vo, *wanted)):
+            raise NotAuthenticated("invalid token")  # signed by us, so never, but never a 500 either
         registry = self._registry()
         stamp = claims.get("dirac_pilot")
         if isinstance(stamp, str):

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dirac_core.cli import pilot as pilot_commands
+from dirac_core.cli import proxy as proxy_commands
 from dirac_core.cli import server as server_commands
 from dirac_core.cli import session as session_commands
 from dirac_core.cli.dm import dm_app
@@ -27,6 +28,7 @@ config_app = typer.Typer(help="Check and convert configurations.", no_args_is_he
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(proxy_commands.proxy_app, name="proxy")
 server_commands.register(app)
 session_commands.register(app)
 pilot_commands.register(app)

@@ -18,9 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dirac_core.authorization import Action, allowed, job_search_restrictions
 from dirac_core.errors import BulkResult, DiracError, NotFound
 from dirac_core.model.identity import Identity
-from dirac_core.wms.access import Action, may, search_restrictions
 from dirac_core.wms.sandbox_archives import unpack
 from dirac_core.wms.sandboxes import SandboxStore
 
@@ -51,7 +51,7 @@ class _Session:
                page: int = 1, per_page: int = 100) -> Any:
         owner = None
         if self.identity is not None:  # locally, the same visibility as the server's
-            extra, owner = search_restrictions(self.identity, self.registry)
+            extra, owner = job_search_restrictions(self.identity, self.registry)
             conditions = [*conditions, *extra]
             return self.wms.search(parameters, conditions, page=page, per_page=per_page,
                                    owner=owner)
@@ -63,10 +63,10 @@ class _Session:
             result: BulkResult[int, Any] = getattr(self.wms, verb)(job_ids)
             return result
         rows = self.wms.get_jobs(job_ids)
-        allowed = [j for j in job_ids
-                   if j in rows and may(self.identity, rows[j], Action.MANAGE, self.registry)]
-        result = getattr(self.wms, verb)(allowed)
-        for job_id in set(job_ids) - set(allowed):
+        permitted = [j for j in job_ids if j in rows
+                     and allowed(self.identity, Action.JOB_MANAGE, rows[j], registry=self.registry)]
+        result = getattr(self.wms, verb)(permitted)
+        for job_id in set(job_ids) - set(permitted):
             result.add_failed(job_id, NotFound(f"job {job_id} not found", job_id=job_id))
         return result
 
@@ -234,7 +234,8 @@ def output(job_id: int, *, dest: Annotated[Path, typer.Option(help="Where to unp
             files = [f for pfn in pfns for f in s.wms.download_sandbox(pfn, dest)]
         else:  # locally: the job must be the identity's to read, the store the site's
             rows = s.wms.get_jobs([job_id])
-            if job_id not in rows or not may(s.identity, rows[job_id], Action.READ, s.registry):
+            if job_id not in rows or not allowed(s.identity, Action.JOB_READ, rows[job_id],
+                                                 registry=s.registry):
                 raise NotFound(f"job {job_id} not found", job_id=job_id)
             if s.sandboxes is None:
                 raise DiracError("this site keeps no sandboxes")

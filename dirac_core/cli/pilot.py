@@ -44,6 +44,8 @@ def pilot(*, server: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_SERV
                                                         help="The server's URL.")] = None,
           token: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_TOKEN",
                                                     help="A pilot token.")] = None,
+          proxy: Annotated[Path | None, typer.Option(envvar="X509_USER_PROXY",
+                                                     help="Or a pilot's X.509 proxy file.")] = None,
           local: Annotated[Path | None, typer.Option(help="Embedded interware directory.")] = None,
           site: Annotated[str, typer.Option(envvar="DIRAC_SITE", help="This node's site.")] = "",
           ce: Annotated[str | None, typer.Option(envvar="DIRAC_CE", help="The CE it came through.")] = None,
@@ -62,9 +64,12 @@ def pilot(*, server: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_SERV
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (server is None) == (local is None):
-        raise typer.BadParameter("give exactly one of --server URL (with --token) or --local PATH")
-    if server is not None and not token:
-        raise typer.BadParameter("--server needs a pilot token (--token or DIRAC_PILOT_TOKEN)")
+        raise typer.BadParameter("give exactly one of --server URL (with --token or --proxy) or --local "
+                                 "PATH")
+    if server is not None and not (token or proxy):
+        raise typer.BadParameter("--server needs a pilot token (--token or DIRAC_PILOT_TOKEN) or a proxy "
+                                 "(--proxy)")
+    proxy = None if token else proxy  # a token given wins over $X509_USER_PROXY
     stamp = stamp or f"vacuum-{uuid.uuid4().hex[:24]}"
     work = work_dir.resolve()
     wrapper = WrapperSettings(work_dir=work, heartbeat_seconds=heartbeat, limits=Limits(),
@@ -88,7 +93,8 @@ def pilot(*, server: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_SERV
         else:
             from dirac_core.client import RemoteInterware
 
-            with RemoteInterware(server, token=token) as remote:  # type: ignore[arg-type]
+            with RemoteInterware(server, token=token or None, proxy=proxy,  # type: ignore[arg-type]
+                                 pilot_stamp=stamp) as remote:
                 settings = PilotSettings(site=site or "Unknown.Site.org", **common)
                 report = _run(RemoteServices(remote), settings, node, left, data=_remote_data(remote))
     except DiracError as exc:

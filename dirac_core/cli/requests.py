@@ -19,10 +19,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dirac_core.authorization import Action, allowed, request_search_scope
 from dirac_core.errors import BulkResult, DiracError, NotFound
 from dirac_core.model.identity import Identity
 from dirac_core.model.request import RequestStatus
-from dirac_core.rms.access import may_see, search_scope
 from dirac_core.rms.request import Request
 from dirac_core.rms.store import RequestSummary
 
@@ -49,7 +49,7 @@ class _Requests:
         if self.identity is None:
             found: list[RequestSummary] = self.store.search(statuses=statuses, page=page, per_page=per_page)
             return found
-        owner, vo = search_scope(self.identity)
+        owner, vo = request_search_scope(self.identity)
         found = self.store.search(owner=owner, vo=vo, statuses=statuses, page=page, per_page=per_page)
         return found
 
@@ -58,7 +58,7 @@ class _Requests:
             remote: Request = self.store.get(request_id)
             return remote
         request = self.store.get([request_id]).ok.get(request_id)
-        if request is None or not may_see(self.identity, request):
+        if request is None or not allowed(self.identity, Action.REQUEST_READ, request):
             raise NotFound(f"request {request_id} not found", request=request_id)
         local: Request = request
         return local
@@ -68,9 +68,10 @@ class _Requests:
             remote: BulkResult[int, Any] = self.store.cancel(request_ids)
             return remote
         found = self.store.get(request_ids).ok
-        allowed = [i for i in request_ids if i in found and may_see(self.identity, found[i])]
-        result: BulkResult[int, Any] = self.store.cancel(allowed)
-        for request_id in set(request_ids) - set(allowed):
+        permitted = [i for i in request_ids
+                     if i in found and allowed(self.identity, Action.REQUEST_CANCEL, found[i])]
+        result: BulkResult[int, Any] = self.store.cancel(permitted)
+        for request_id in set(request_ids) - set(permitted):
             result.add_failed(request_id, NotFound(f"request {request_id} not found", request=request_id))
         return result
 

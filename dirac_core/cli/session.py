@@ -63,10 +63,16 @@ def login(*, url: UrlOption = None,
           vo: Annotated[str, typer.Argument(help="The VO to log in to.")] = "",
           group: Annotated[str | None, typer.Option(help="Group (default: the VO's).")] = None,
           timeout: Annotated[int, typer.Option(help="Seconds to wait for the approval.")] = 600,
+          proxy: Annotated[Path | None, typer.Option(help="Log in with this X.509 proxy file instead "
+                                                          "(its VO and group are the proxy's).")] = None,
           ) -> None:
-    """Log in with the device flow: open the printed address, then come back."""
+    """Log in with the device flow: open the printed address, then come back (or, with
+    --proxy, with an X.509 proxy made by ``dirac-core proxy init``)."""
     base = _url(url)
     console = Console()
+    if proxy is not None:
+        _proxy_login(base, proxy, vo or group)
+        return
     with httpx.Client(base_url=base, timeout=30) as http:
         if not vo:
             vos = sorted(http.get("/.well-known/dirac-metadata").json()["virtual_organizations"])
@@ -95,6 +101,20 @@ def login(*, url: UrlOption = None,
             time.sleep(2)  # the polling interval of RFC 8628 (a real wait for a person)
     console.print("[red]login failed[/red]: not approved in time")
     raise typer.Exit(1)
+
+
+def _proxy_login(base: str, proxy: Path, vo_or_group: str | None) -> None:
+    from dirac_core.cli.proxy import login_with_proxy
+    from dirac_core.errors import DiracError
+
+    if vo_or_group:
+        raise typer.BadParameter("with --proxy the VO and group are the proxy's (dirac-core proxy init)")
+    try:
+        path = write_credentials(login_with_proxy(base, proxy))
+    except DiracError as exc:
+        Console().print(f"[red]login failed[/red]: {exc}")
+        raise typer.Exit(1) from None
+    Console().print(f"Saved credentials to {path}\nLogin successful!")
 
 
 def logout(*, url: UrlOption = None) -> None:

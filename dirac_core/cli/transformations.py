@@ -7,11 +7,12 @@ optional ``description`` and ``[[steps]]`` tables with the fields of
 but ``cycle`` takes exactly one of ``--local PATH``, acting as ``--user`` in ``--group``
 (default: the first registry user and their VO's default group), or ``--url URL`` (or
 ``DIRACX_URL``), acting as the login of ``dirac-core login``; the output is the same. On a server
-the rules of :mod:`dirac_core.transformation.access` apply to the login (its VO's
-transformations only; changes need ``ProductionManagement`` or ``ServiceAdministrator``); on an
-embedded interware, whose database one holds anyway, only the engines' own checks do. ``cycle``
-runs the embedded transformation system's periodic work once: input queries, splitting,
-submission and monitoring (a server runs its own).
+the rules of :mod:`dirac_core.authorization` apply to the login (its VO's transformations only;
+changes need ``ProductionManagement`` or ``ServiceAdministrator``); on an embedded interware,
+whose database one holds anyway, only the engines' own checks do (the same policy: creating
+needs ``ProductionManagement``, changing a production ``ProductionManagement`` or
+``ServiceAdministrator``). ``cycle`` runs the embedded transformation system's periodic work
+once: input queries, splitting, submission and monitoring (a server runs its own).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import attrs
 
 from dirac_core.db.types import UTCDateTime
-from dirac_core.errors import BulkResult, DiracError, InvalidTransition, NotFound
+from dirac_core.errors import BulkResult, DiracError, InvalidTransition, NotFound, PermissionDenied
 from dirac_core.model.job import JobStatus
 from dirac_core.wms.query import COLUMNS, LOGGING_INFO, Filter, Sort, VectorFilter, parse_search, parse_sort
 from dirac_core.wms.resource import ResourceDescription
@@ -32,6 +32,8 @@ V = TypeVar("V")
 TIME_PARAMETERS = frozenset(name for name, col in COLUMNS.items() if isinstance(col.type, UTCDateTime))
 
 _NOT_FOUND = re.compile(r"job \d+ (not found|does not exist)")
+#: the refusals of :mod:`dirac_core.authorization` that a bulk answer lists by job (403, not 404)
+_REFUSED = re.compile(r"job \d+ is not held by pilot \S+|\S+ may only read job \d+ .*")
 _HISTORY_TIMES = ("status_time",)
 _UPDATE_KEYS = {"Status": "status", "MinorStatus": "minor_status",
                 "ApplicationStatus": "application_status", "Source": "source"}
@@ -125,9 +127,10 @@ def resource_mapping(resource: ResourceDescription) -> dict[str, Any]:
 
 
 def failure(detail: Any, job_id: int, other: type[DiracError]) -> DiracError:
-    """The error of a failed bulk item: ``NotFound`` for a job not found, else ``other``."""
+    """The error of a failed bulk item: ``NotFound`` for a job not found, ``PermissionDenied`` for a
+    job the caller may know of but not act on, else ``other``."""
     text = str(detail.get("detail", detail) if isinstance(detail, Mapping) else detail)
-    kind = NotFound if _NOT_FOUND.fullmatch(text) else other
+    kind = NotFound if _NOT_FOUND.fullmatch(text) else PermissionDenied if _REFUSED.fullmatch(text) else other
     return kind(text, job_id=job_id)
 
 

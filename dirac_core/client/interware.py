@@ -13,6 +13,7 @@ from dirac_core.client.catalog import RemoteCatalog
 from dirac_core.client.credentials import Credentials
 from dirac_core.client.jobs import RemoteWMS
 from dirac_core.client.pilots import RemotePilots
+from dirac_core.client.proxy_login import ProxyCredentials, proxy_login, read_proxy
 from dirac_core.client.requests import RemoteRequests
 from dirac_core.client.transformations import RemoteProductions, RemoteTransformations
 from dirac_core.client.transport import RetryPolicy, Transport
@@ -25,18 +26,22 @@ __all__ = ["RemoteInterware"]
 class RemoteInterware:
     """The engines of a dirac-core server at ``url``, with the local engines' methods.
 
-    Authenticate with an access ``token``, or a DiracX ``credentials_path``
-    (refreshed and rewritten when its access token expires); with neither,
-    requests go unauthenticated. ``retry``, ``sleep``, ``timeout`` and
+    Authenticate with an access ``token``, a DiracX ``credentials_path``
+    (refreshed and rewritten when its access token expires), or an X.509
+    ``proxy`` file (a proxy login at the first request and whenever the token
+    expires; ``pilot_stamp`` for a pilot's proxy); with none, requests go
+    unauthenticated. ``retry``, ``sleep``, ``timeout`` and
     ``transport`` tune the HTTP side (:class:`Transport`). Close it, or use it
     as a context manager.
     """
 
     def __init__(self, url: str, *, token: str | None = None,
                  credentials_path: str | os.PathLike[str] | None = None,
+                 proxy: str | os.PathLike[str] | None = None, pilot_stamp: str | None = None,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
-        credentials = Credentials(token=token, path=credentials_path)
+        credentials = (Credentials(token=token, path=credentials_path) if proxy is None
+                       else _proxy_credentials(url, proxy, pilot_stamp, timeout, transport))
         self.transport = Transport(url, credentials=credentials, retry=retry, sleep=sleep,
                                    timeout=timeout, transport=transport)
         #: the workload management engine's remote twin
@@ -75,3 +80,14 @@ class RemoteInterware:
 
     def __repr__(self) -> str:
         return f"RemoteInterware({self.url!r})"
+
+
+def _proxy_credentials(url: str, proxy: str | os.PathLike[str], pilot_stamp: str | None, timeout: float,
+                       transport: httpx.BaseTransport | None) -> Credentials:
+    credential = read_proxy(proxy)  # a missing or broken file is said at once
+
+    def login() -> dict[str, object]:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=timeout, transport=transport) as http:
+            return proxy_login(http, credential, pilot_stamp=pilot_stamp)
+
+    return ProxyCredentials(login)

@@ -5,7 +5,8 @@ Same method names, arguments and return types, so code written against
 
 - the bearer token decides who acts: the ``identity`` arguments are
   accepted and ignored, and the server applies its access rules (a job the
-  caller may not see is ``NotFound``, in bulk answers too);
+  caller may not see is ``NotFound``, in bulk answers too; one it may know of
+  but not act on, such as a job its pilot does not hold, ``PermissionDenied``);
 - ``submit`` sends at most ``jdls_per_call`` JDLs per request (the server's
   limit, DiracX's 20): all or nothing per request, not per call. An error
   after the first request carries the jobs already submitted (``submitted``);
@@ -157,10 +158,10 @@ class RemoteWMS:
                               for when, update in updates[job_id].items()} for job_id in ids}
         if not body:
             return result
-        answer = self.transport.request("PATCH", "/api/jobs/status", idempotent=False, accept=(404,),
+        answer = self.transport.request("PATCH", "/api/jobs/status", idempotent=False, accept=(403, 404),
                                         params={"force": "true"} if force else None, json=body)
         found = answer.json()
-        if answer.status_code == 404 and not (isinstance(found, dict) and "failed" in found):
+        if answer.status_code in (403, 404) and not (isinstance(found, dict) and "failed" in found):
             raise error_for(answer)
         sent = codec.bulk(found, codec.state)
         sent.failed.update(result.failed)
@@ -181,7 +182,8 @@ class RemoteWMS:
         return result
 
     def set_parameters(self, job_id: int, parameters: Mapping[str, Any]) -> None:
-        """Record free parameters of a job the caller may update; raises ``NotFound``."""
+        """Record free parameters of a job the caller may update; raises ``NotFound`` (or
+        ``PermissionDenied``: a pilot's own token and a job of its VO it does not hold)."""
         self.transport.request("PATCH", "/api/jobs/metadata", idempotent=True,
                                json={str(_existing(job_id)): codec.jsonable(dict(parameters))})
 

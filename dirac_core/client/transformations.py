@@ -8,7 +8,7 @@ where the routes reach: defining, reading, status changes and files. The periodi
 
 - the bearer token decides who acts: the ``author``/``identity`` arguments are accepted, so that
   code runs unchanged on both, and ignored; the server applies
-  :mod:`dirac_core.transformation.access` to the token's identity (another VO's transformation
+  :mod:`dirac_core.authorization` to the token's identity (another VO's transformation
   is ``NotFound``, a change without ``ProductionManagement`` or ``ServiceAdministrator`` is
   ``PermissionDenied``);
 - errors come back as the engine raised them, with their fields (an ``InvalidTransformation``

@@ -24,6 +24,7 @@ import attrs
 from attrs import validators as v
 
 from dirac_core.config._validators import NAME, OPT_INT, OPT_STR, STR_SET, OptionValue
+from dirac_core.config.identity import IdentityProviderSection, OidcIdentityProvider, RegistryIdentityProvider
 from dirac_core.config.queues import Queue
 from dirac_core.errors import ConfigError
 
@@ -325,6 +326,7 @@ KIND_BASES: dict[str, type] = {
     "computing_element": CESection,
     "storage_protocol": ProtocolSection,
     "catalog": CatalogSection,
+    "identity_provider": IdentityProviderSection,
 }
 
 _BUILTINS: dict[str, dict[str, type]] = {
@@ -335,13 +337,15 @@ _BUILTINS: dict[str, dict[str, type]] = {
                          "davs": DavsProtocol, "s3": S3Protocol, "gfal2": Gfal2Protocol,
                          "memory": MemoryProtocolSection},
     "catalog": {"sql": SqlCatalog, "memory": MemoryCatalogSection, "remote": RemoteCatalogSection},
+    "identity_provider": {"registry": RegistryIdentityProvider, "oidc": OidcIdentityProvider},
 }
 
 
 class SectionTypes:
     """Which attrs class structures a plugin section: kind -> type name -> class.
 
-    Kinds are ``computing_element``, ``storage_protocol`` and ``catalog``.
+    Kinds are ``computing_element``, ``storage_protocol``, ``catalog`` and
+    ``identity_provider``.
     Build the default set with :meth:`default`, add to a :meth:`copy`, and
     pass it to :func:`~dirac_core.config.make_converter`.
     """

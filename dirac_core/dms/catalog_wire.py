@@ -79,16 +79,30 @@ def value_json(item: Any) -> Any:
     return item
 
 
-def value(data: Any) -> Any:
-    """The inverse of :func:`value_json` (lists stay lists)."""
+#: how deep a value may nest (metadata values and queries are flat; a body is not a stack bomb)
+MAX_NESTING = 32
+
+
+def value(data: Any, _depth: int = 0) -> Any:
+    """The inverse of :func:`value_json` (lists stay lists).
+
+    Raises :class:`~dirac_core.errors.CatalogError` for a tagged time that is no ISO 8601 text,
+    or a value nested deeper than :data:`MAX_NESTING`.
+    """
+    if _depth > MAX_NESTING and isinstance(data, dict | list):
+        raise _errors.CatalogError(f"a value nested more than {MAX_NESTING} levels deep")
     if isinstance(data, dict):
-        if len(data) == 1 and _DATETIME in data and isinstance(data[_DATETIME], str):
-            return datetime.fromisoformat(data[_DATETIME])
-        if len(data) == 1 and _DATE in data and isinstance(data[_DATE], str):
-            return date.fromisoformat(data[_DATE])
-        return {k: value(v) for k, v in data.items()}
+        try:
+            if len(data) == 1 and _DATETIME in data and isinstance(data[_DATETIME], str):
+                return datetime.fromisoformat(data[_DATETIME])
+            if len(data) == 1 and _DATE in data and isinstance(data[_DATE], str):
+                return date.fromisoformat(data[_DATE])
+        except ValueError:
+            shown = str(next(iter(data.values())))[:64]
+            raise _errors.CatalogError(f"not an ISO 8601 time: {shown!r}") from None
+        return {k: value(v, _depth + 1) for k, v in data.items()}
     if isinstance(data, list):
-        return [value(v) for v in data]
+        return [value(v, _depth + 1) for v in data]
     return data
 
 

@@ -9,6 +9,7 @@ as the Python type of its field (``int``, ``float``, ``str``, tz-aware UTC
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from dirac_core.errors import DiracError
 
 __all__ = ["FIELD_TYPES", "STANDARD_FILE_KEYS", "STANDARD_KEY_ALIASES", "QueryError", "canonical_type",
-           "coerce", "field_type"]
+           "coerce", "field_type", "shown_value"]
 
 #: The declared field types.
 FIELD_TYPES = ("int", "float", "string", "date")
@@ -96,20 +97,24 @@ def _to_datetime(value: object) -> datetime:
 
 def _to_int(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return int(value.strip())
-    raise TypeError(type(value).__name__)
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        number = int(value.strip())
+    else:
+        raise TypeError(type(value).__name__)
+    if not -(2**63) <= number < 2**63:  # what a BIGINT column holds, on every backend
+        raise OverflowError("out of the 64-bit range")
+    return number
 
 
 def _to_float(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise TypeError(type(value).__name__)
     number = float(value)
-    if math.isnan(number):
-        raise ValueError("NaN")
+    if not math.isfinite(number):  # NaN compares with nothing; MariaDB stores no infinity
+        raise ValueError("not a finite number")
     return number
 
 
@@ -134,5 +139,15 @@ def coerce(value: object, type_name: str, *, field: str = "") -> Any:
     try:
         return _CONVERTERS[kind](value)
     except (TypeError, ValueError, OverflowError):
-        raise QueryError(f"value {value!r} of metadata {field or '?'} is not a valid {kind}",
-                         field=field, value=repr(value)) from None
+        shown = shown_value(value)
+        raise QueryError(f"value {shown} of metadata {field or '?'} is not a valid {kind}",
+                         field=field, value=shown) from None
+
+
+_SHOWN = reprlib.Repr()  # Python 3.11's takes no arguments
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlist, _SHOWN.maxdict = 3, 80, 80, 8, 8
+
+
+def shown_value(value: object) -> str:
+    """``repr(value)`` cut short (long strings, big or deeply nested values), for messages."""
+    return _SHOWN.repr(value)

@@ -57,6 +57,7 @@ from dirac_core.dms.metafields import (
     canonical_type,
     coerce,
     field_type,
+    shown_value,
 )
 
 __all__ = [
@@ -152,12 +153,12 @@ def _terms_for(field: str, condition: object, kind: str, *, like_ok: bool) -> It
     for raw_op, operand in pairs:
         op = _DICT_OPS.get(raw_op) if isinstance(raw_op, str) else None
         if op is None:
-            raise QueryError(f"unknown operator {raw_op!r} for metadata {field}; "
-                             f"use one of {', '.join(_DICT_OPS)}", field=field, op=repr(raw_op))
+            raise QueryError(f"unknown operator {shown_value(raw_op)} for metadata {field}; "
+                             f"use one of {', '.join(_DICT_OPS)}", field=field, op=shown_value(raw_op))
         is_list = isinstance(operand, list | tuple | set | frozenset)
         if op in _COMPARISONS and is_list:
             raise QueryError("Illegal query: list of values for comparison operation "
-                             f"({field} {op.value} {operand!r})", field=field)
+                             f"({field} {op.value} {shown_value(operand)})", field=field)
         if op in (Op.IN, Op.NIN) or is_list:
             yield Term(field, Op.NIN if op in (Op.NE, Op.NIN) else Op.IN, _values(field, operand, kind))
         elif op is Op.EQ and like_ok and _wildcard(operand):
@@ -184,7 +185,8 @@ def normalize_query(query: Mapping[str, Any], fields: Mapping[str, str], *,
     terms: list[Term] = []
     for name, condition in query.items():
         if not isinstance(name, str):
-            raise QueryError(f"metadata field names are strings, not {name!r}", field=repr(name))
+            raise QueryError(f"metadata field names are strings, not {shown_value(name)}",
+                             field=shown_value(name))
         field, kind = field_type(name, fields)
         like_ok = kind == "string" and (name in file_fields or (name not in fields and field in
                                                                 STANDARD_FILE_KEYS))

@@ -47,6 +47,9 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")  # used with fullmatch
 _VALID_NAMES: set[str] = set()
 _MAX_VALID_NAMES = 4096
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+#: How deep lists and ads may nest (real descriptions: 2 or 3); deeper text is refused with a
+#: JDLError rather than exhausting Python's recursion limit (a request body can hold 10 MB of '[').
+MAX_NESTING = 64
 
 
 class _Tok(NamedTuple):
@@ -81,6 +84,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = list(_tokens(text))
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -138,10 +142,14 @@ class _Parser:
 
     def value(self) -> Value:
         tok = self.peek()
-        if tok.kind == "punct" and tok.text == "[":
-            return self.ad()
-        if tok.kind == "punct" and tok.text == "{":
-            return self.list()
+        if tok.kind == "punct" and tok.text in ("[", "{"):
+            if self.depth >= MAX_NESTING:
+                raise self.fail(tok, f"values nested more than {MAX_NESTING} levels deep")
+            self.depth += 1
+            try:
+                return self.ad() if tok.text == "[" else self.list()
+            finally:
+                self.depth -= 1
         self.take()
         if tok.kind == "string":
             return _unquote(tok)

@@ -8,7 +8,9 @@ to a local account. :class:`TestCA` makes all three with the
 and certificates are valid from an hour ago for ``days`` days.
 
 Grid DNs are written the OpenSSL/Globus way, ``/DC=org/DC=test/CN=Test User``
-(:func:`grid_dn`), which is how ARC's ``[authgroup] subject`` rules name a user.
+(:func:`grid_dn`, from :mod:`dirac_core.auth.x509.names`), which is how ARC's
+``[authgroup] subject`` rules and the registry's ``dns`` name a user. Proxies of
+these certificates: :func:`dirac_core.auth.x509.create_proxy`.
 """
 
 from __future__ import annotations
@@ -22,32 +24,15 @@ from attrs import frozen
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from dirac_core.auth.x509.names import grid_dn, parse_grid_dn
 
 __all__ = ["CertFiles", "TestCA", "grid_dn"]
 
-_SHORT_NAMES = {NameOID.DOMAIN_COMPONENT: "DC", NameOID.COMMON_NAME: "CN",
-                NameOID.ORGANIZATION_NAME: "O", NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-                NameOID.COUNTRY_NAME: "C", NameOID.LOCALITY_NAME: "L"}
-
-
-def grid_dn(name: x509.Name) -> str:
-    """``name`` in the slash form grid middleware uses: ``/DC=org/DC=test/CN=Test User``.
-
-    Raises ``ValueError`` for an attribute type without a short name here.
-    """
-    parts = []
-    for attribute in name:
-        short = _SHORT_NAMES.get(attribute.oid)
-        if short is None:
-            raise ValueError(f"no short name for {attribute.oid.dotted_string}")
-        parts.append(f"/{short}={attribute.value!s}")
-    return "".join(parts)
-
 
 def _name(dn_components: list[tuple[str, str]]) -> x509.Name:
-    oids = {short: oid for oid, short in _SHORT_NAMES.items()}
-    return x509.Name([x509.NameAttribute(oids[key], value) for key, value in dn_components])
+    return parse_grid_dn("".join(f"/{key}={value}" for key, value in dn_components))
 
 
 @frozen(kw_only=True)

@@ -26,6 +26,7 @@ from attrs import validators as v
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dirac_core.authorization import Action, allowed, require
 from dirac_core.db import Database
 from dirac_core.db.tables.productions import prod_productions, prod_steps
 from dirac_core.errors import AlreadyExists, InvalidTransformation, NotFound, PermissionDenied
@@ -122,7 +123,9 @@ class ProductionSystem:
                description: str = "") -> Production:
         """Store a New production; :class:`InvalidTransformation` naming the step and what is wrong
         (a duplicate or unknown parent, a link whose queries do not chain, a step that would not
-        make a valid transformation); ``AlreadyExists`` for a name in use."""
+        make a valid transformation); ``AlreadyExists`` for a name in use; ``PermissionDenied``
+        unless ``author`` may (``production.create``: ProductionManagement)."""
+        require(author, Action.PRODUCTION_CREATE)
         _check_links(steps)
         for step in steps:  # every step as the transformation it will become (id 0: names are not stored)
             try:
@@ -190,11 +193,17 @@ class ProductionSystem:
 
     def start(self, key: int | str, identity: Identity) -> Production:
         """Create a transformation per step (New -> Active the first time) and start them all;
-        from Stopped or Flush, start them again."""
+        from Stopped or Flush, start them again. The first start creates the transformations as
+        ``identity``, which must then be allowed to (``transformation.create``)."""
         production = self._owned(key, identity)
         check_transition(PRODUCTION_TRANSITIONS, production.status, _P.ACTIVE,
                          subject=f"production {production.production_id}")
         if production.status is _P.NEW:
+            creating = allowed(identity, Action.TRANSFORMATION_CREATE)
+            if not creating:
+                raise PermissionDenied(f"{identity.user} may not start production {production.name!r}, which "
+                                       f"creates its transformations: {creating.reason}",
+                                       user=identity.user, group=identity.group)
             self._make_transformations(production, identity)
             production = self.get(production.production_id)
         for tid in production.transformations:
@@ -228,16 +237,20 @@ class ProductionSystem:
         return self._set(production, status)
 
     def _owned(self, key: int | str, identity: Identity) -> Production:
+        """The production ``key`` if ``identity`` may change it (``production.change``); ``NotFound``
+        for another VO's, as if it did not exist, ``PermissionDenied`` without the property."""
         production = self.get(key)
-        if identity.vo != production.vo or not (
-                identity.user == production.author or identity.has("ProductionManagement")):
-            raise PermissionDenied(f"{identity.user} may not manage production {production.name!r}",
-                                   user=identity.user)
+        decision = allowed(identity, Action.PRODUCTION_CHANGE, production)
+        if not decision.visible:
+            raise NotFound(f"production {key!r} does not exist", production=key)
+        if not decision.allowed:
+            raise PermissionDenied(f"{identity.user} may not manage production {production.name!r}: "
+                                   f"{decision.reason}", user=identity.user, group=identity.group)
         return production
 
     def _make_transformations(self, production: Production, identity: Identity) -> None:
-        """One transformation per step, owned by whoever starts the production (its author or a
-        production manager): their identity submits the jobs and requests."""
+        """One transformation per step, owned by whoever starts the production (a production
+        manager of its VO): their identity submits the jobs and requests."""
         for position, step in enumerate(production.steps):
             made = self.transformations.create(step.spec(production.production_id), identity)
             with self.database.begin() as conn:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from dirac_core.authorization import Action, require
 from dirac_core.config import Config
-from dirac_core.config.registry import Property
 from dirac_core.db.database import Database
 from dirac_core.errors import (
     DiracError,
@@ -133,8 +133,7 @@ class TaskSubmitter:
     def _submit_jobs(self, transformation: Transformation, tasks: Sequence[Task],
                      identity: Identity) -> dict[int, int | Exception]:
         assert self.wms is not None
-        if not (identity.has(Property.NORMAL_USER) or identity.has(Property.PRODUCTION_MANAGEMENT)):
-            raise PermissionDenied(f"{identity.user}@{identity.group} may not submit jobs")
+        require(identity, Action.JOB_SUBMIT)
         template = bodies.parse_template(transformation.body)
         se_sites = self.config.resources.site_of_se()
         out: dict[int, int | Exception] = {}

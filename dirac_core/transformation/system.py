@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from dirac_core.authorization import Action, require
 from dirac_core.config import Config
-from dirac_core.config.registry import Property
 from dirac_core.config.resources import Medium
 from dirac_core.db.database import Database
 from dirac_core.db.tables.transformations import tfs_files, tfs_tasks, tfs_transformations
-from dirac_core.errors import BulkResult, InvalidTransformation, NotFound, PermissionDenied, PluginError
+from dirac_core.errors import BulkResult, InvalidTransformation, NotFound, PluginError
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
 from dirac_core.model.lfn import normalize_lfns
@@ -174,11 +174,10 @@ class TransformationSystem:
         """Raise what :meth:`create` would raise for ``spec``, storing nothing:
         :class:`InvalidTransformation` naming the parameter (the type, the splitter built once with
         the parameters, which it checks, the body, the input query, parameters that are not JSON);
-        ``PermissionDenied`` when ``author`` lacks ProductionManagement. The name is not checked.
+        ``PermissionDenied`` when ``author`` may not (``transformation.create``: ProductionManagement).
+        The name is not checked.
         """
-        if not author.has(Property.PRODUCTION_MANAGEMENT):
-            raise PermissionDenied(f"{author.user}@{author.group} may not create transformations "
-                                   "(needs ProductionManagement)", user=author.user, group=author.group)
+        require(author, Action.TRANSFORMATION_CREATE)
         if spec.type not in self.settings.types:
             raise InvalidTransformation(f"type: unknown transformation type {spec.type!r}; known: "
                                         f"{', '.join(sorted(self.settings.types))}", parameter="type")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 from sqlalchemy import Connection, insert, select
 
+from dirac_core.authorization import Action, require
 from dirac_core.config import Config
-from dirac_core.config.registry import Property
 from dirac_core.db.bulk import bulk_insert
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import (
@@ -31,7 +31,7 @@ from dirac_core.db.tables.wms import (
     jobs,
     sandbox_jobs,
 )
-from dirac_core.errors import BulkResult, PermissionDenied
+from dirac_core.errors import BulkResult
 from dirac_core.jdl.description import JobDescription, from_classad
 from dirac_core.jdl.syntax import parse
 from dirac_core.model.clock import Clock
@@ -107,9 +107,7 @@ class WorkloadManager:
         """
         items: Sequence[JobInput] = ([jobs_in] if isinstance(jobs_in, str | dict | JobDescription)
                                      or not isinstance(jobs_in, Sequence) else jobs_in)
-        if not identity.has(Property.NORMAL_USER) and not identity.has(Property.PRODUCTION_MANAGEMENT):
-            raise PermissionDenied(f"{identity.user}@{identity.group} may not submit jobs "
-                                   "(needs NormalUser)", user=identity.user, group=identity.group)
+        require(identity, Action.JOB_SUBMIT)
         policy = self.config.operations.policy(identity.vo)
         prepared = prepare(items, identity, limit=policy.max_parametric_jobs, hooks=self.hooks)
         if not prepared:
@@ -198,8 +196,8 @@ class WorkloadManager:
         Unknown jobs fail with ``NotFound``; a naive timestamp raises
         ``ValueError`` before anything is written.
         """
-        if force and identity is not None and not identity.has(Property.JOB_ADMINISTRATOR):
-            raise PermissionDenied("forcing a status needs JobAdministrator", user=identity.user)
+        if force and identity is not None:
+            require(identity, Action.JOB_FORCE)
         typed = {job_id: {when: u if isinstance(u, StatusUpdate) else _update(u)
                           for when, u in by_time.items()} for job_id, by_time in updates.items()}
         now = self.clock.now()

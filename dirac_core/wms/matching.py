@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 import attrs
 
-from dirac_core.config.registry import Property, Registry
+from dirac_core.authorization import match_scope
+from dirac_core.config.registry import Registry
 from dirac_core.errors import DiracError, PermissionDenied
 from dirac_core.model.identity import Identity
 from dirac_core.wms.requirements import JobRequirements
@@ -41,22 +42,23 @@ class OwnerFilter:
 
 def owner_filter(identity: Identity, registry: Registry,
                  resource: ResourceDescription) -> OwnerFilter:
-    """DIRAC's credential rules: generic pilots serve their whole VO, others only themselves.
+    """DIRAC's credential rules (:func:`dirac_core.authorization.match_scope`): generic pilots
+    serve their whole VO (narrowed to the groups and owner the resource names), others only
+    themselves (or their group, when it shares its jobs).
 
     Raises ``PermissionDenied`` when the resource asks for groups outside the identity's VO.
     """
     sharing = frozenset(name for name, g in registry.groups.items() if g.job_sharing)
-    if identity.has(Property.GENERIC_PILOT):
-        groups = frozenset(name for name, g in registry.groups.items() if g.vo == identity.vo)
-        if resource.owner_groups and not _is_any(resource.owner_groups):
-            outside = resource.owner_groups - groups
-            if outside:
-                raise PermissionDenied(f"groups {sorted(outside)} are not in VO {identity.vo!r}")
-            groups = frozenset(resource.owner_groups)
-        return OwnerFilter(groups, sharing, resource.owner)
-    if identity.group in sharing:
-        return OwnerFilter(frozenset({identity.group}), sharing, None)
-    return OwnerFilter(frozenset({identity.group}), sharing, identity.user)
+    scope = match_scope(identity, registry)
+    if not scope.whole_vo:
+        return OwnerFilter(scope.groups, sharing, scope.owner)
+    groups = scope.groups
+    if resource.owner_groups and not _is_any(resource.owner_groups):
+        outside = resource.owner_groups - groups
+        if outside:
+            raise PermissionDenied(f"groups {sorted(outside)} are not in VO {identity.vo!r}")
+        groups = frozenset(resource.owner_groups)
+    return OwnerFilter(groups, sharing, resource.owner)
 
 
 def tags_wanted(resource: ResourceDescription) -> tuple[frozenset[str] | None, frozenset[str]]:

@@ -8,7 +8,7 @@ fails that pilot's item with ``InvalidTransition``; DIRAC writes anything).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -46,6 +46,22 @@ class PilotRecord:
     queue: str = ""
     pilot_reference: str = ""
     status: PilotStatus = attrs.field(default=PilotStatus.SUBMITTED, converter=PilotStatus)
+
+
+def _search_value(name: str, value: Any) -> Any:
+    """``value`` as the Python value of pilot column ``name``; ``DiracError`` (400) when it is not
+    one (a number for a name, an unknown status, a time that is no ISO 8601 text)."""
+    try:
+        if name == "Status":
+            return PilotStatus(value)
+        if name in ("SubmissionTime", "LastUpdateTime"):
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        if isinstance(value, str):
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise DiracError(f"bad value {str(value)[:64]!r} for pilot column {name}", parameter=name)
 
 
 class PilotRegistry:
@@ -118,7 +134,7 @@ class PilotRegistry:
             if column is None:
                 raise DiracError(f"unknown pilot column {name!r}; known: "
                                  f"{', '.join(sorted(PILOT_COLUMNS))}", parameter=name)
-            conds.append(pilots.c[column].in_(list(values)))
+            conds.append(pilots.c[column].in_([_search_value(name, value) for value in values]))
         with self._database.begin(read_only=True) as conn:
             total = conn.execute(select(func.count()).select_from(pilots).where(*conds)).scalar_one()
             rows = conn.execute(select(pilots).where(*conds)

@@ -178,7 +178,7 @@ def _coerce(parameter: str, value: Any) -> Any:
     """``value`` as the column's Python type (a :func:`period` for datetimes); raises InvalidQuery."""
     try:
         return _convert(_KINDS.get(parameter, "text"), value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a date past year 9999
         raise InvalidQuery(f"bad value {value!r} for {parameter}: {exc}", parameter=parameter,
                            value=value) from None
 

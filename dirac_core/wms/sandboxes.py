@@ -34,6 +34,7 @@ import attrs
 from sqlalchemy import Connection, and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dirac_core.authorization import Action, allowed
 from dirac_core.config.registry import Registry
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import jobs, sandbox_jobs, sandboxes
@@ -49,7 +50,6 @@ from dirac_core.errors import (
 from dirac_core.jdl.description import JobDescription
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
-from dirac_core.wms.access import Action, may
 from dirac_core.wms.sandbox_bytes import DirectoryBytes, SandboxBytes, StorageElementBytes
 
 if TYPE_CHECKING:
@@ -115,9 +115,8 @@ def default_root(database: Database) -> Path | None:
 
 def readable(identity: Identity, row: Mapping[str, Any], registry: Registry) -> bool:
     """True when ``identity`` may use the sandbox ``row`` as its own: the uploader, a member of a
-    sharing group, an administrator (the rules of :func:`~dirac_core.wms.access.may` for jobs)."""
-    like_job = {"job_id": -1, "vo": row["vo"], "owner": row["owner"], "owner_group": row["owner_group"]}
-    return may(identity, like_job, Action.READ, registry)
+    sharing group, an administrator (``sandbox.read`` of :mod:`dirac_core.authorization`)."""
+    return allowed(identity, Action.SANDBOX_READ, row, registry=registry).allowed
 
 
 def input_sandbox_pfns(description: JobDescription) -> list[str]:

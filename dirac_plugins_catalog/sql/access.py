@@ -21,8 +21,11 @@ action                  needs     on
 ``ADMIN``               --        administrators only (owners, metadata fields, repair)
 ======================  ========  =======================================================
 
-Administrators hold the ``FileCatalogManagement`` property and may do
-everything; with ``global_read`` (the default) every read is allowed;
+Who bypasses the modes is the interware's policy (``catalog.admin`` of
+:mod:`dirac_core.authorization`): a holder of ``FileCatalogManagement``
+administers the catalog as a whole (metadata fields, usage) and may do
+everything to the entries under ``/<its VO>``; elsewhere the modes apply to
+it as to anyone. With ``global_read`` (the default) every read is allowed;
 identity None is the trusted catalog itself. A refused item fails with
 ``PermissionDenied``; the others go on.
 """
@@ -35,7 +38,7 @@ from enum import IntFlag, StrEnum
 import attrs
 from sqlalchemy import Connection
 
-from dirac_core.config.registry import Property
+from dirac_core.authorization import catalog_administers
 from dirac_core.db.tables.catalog import files, groups, users
 from dirac_core.errors import PermissionDenied
 from dirac_core.model.identity import Identity
@@ -117,22 +120,27 @@ class Guard:
         self.identity = identity
         self.global_read = global_read
 
-    @property
-    def unrestricted(self) -> bool:
-        """True for the trusted catalog and for administrators."""
-        return self.identity is None or self.identity.has(Property.FILE_CATALOG_MANAGEMENT)
+    def administers(self, path: str | None = None) -> bool:
+        """Whether the identity bypasses the modes on ``path`` (None: the catalog as a whole)."""
+        return self.identity is None or catalog_administers(self.identity, path)
+
+    def allows_all(self, action: Action) -> bool:
+        """Whether every path is allowed ``action`` whatever its entry (trusted, or a global read)."""
+        return self.identity is None or (POLICY[action].need is Need.READ and self.global_read)
 
     def refused(self, conn: Connection, action: Action, paths: Iterable[str]) -> dict[str, PermissionDenied]:
         """``{path: PermissionDenied}`` for the canonical ``paths`` the identity may not ``action``."""
         identity = self.identity
-        if identity is None or self.unrestricted:
+        if identity is None or self.allows_all(action):
             return {}
         rule = POLICY[action]
-        if rule.need is Need.READ and self.global_read:
-            return {}
         paths = list(dict.fromkeys(paths))
+        if catalog_administers(identity):  # an administrator: of some paths (its VO's) only
+            paths = [p for p in paths if not catalog_administers(identity, p)]
+        if not paths:
+            return {}
         if rule.target is Target.NOBODY:
-            return {p: self._denied(p, action, "administrators only") for p in paths}
+            return {p: self._denied(p, action, "administrators of the path's VO only") for p in paths}
         entries = self._entries(conn, rule.target, paths)
         need = "read" if rule.need is Need.READ else "write"
         return {p: self._denied(p, action, f"no {need} permission on the {rule.target}")

@@ -82,7 +82,7 @@ def _plain_plan(entries: list[Any], given: list[Any], items: Items, wanted: Mapp
     if not items.plain or len(items.lfn_of) != len(entries) or set(map(type, entries)) != {FileEntry}:
         return None
     sizes = list(map(_SIZE, entries))
-    if set(map(type, sizes)) != {int} or min(sizes, default=0) < 0:
+    if set(map(type, sizes)) != {int} or min(sizes, default=0) < 0 or max(sizes, default=0) >= 2**63:
         return None
     for getter in (_CHECKSUM, _GUID):
         values = list(map(getter, entries))
@@ -102,7 +102,7 @@ _SIZE, _CHECKSUM, _GUID = attrgetter("size"), attrgetter("checksum"), attrgetter
 
 def _entry_ok(entry: Any) -> bool:
     """The common case of :func:`~dirac_plugins_catalog.sql.files.validate_entry`, quickly."""
-    return (type(entry) is FileEntry and type(entry.size) is int and entry.size >= 0
+    return (type(entry) is FileEntry and type(entry.size) is int and 0 <= entry.size < 2**63
             and (entry.checksum is None or (type(entry.checksum) is str and 0 < len(entry.checksum) <= 64))
             and (entry.guid is None or (type(entry.guid) is str and 0 < len(entry.guid) <= 64)))
 

@@ -175,7 +175,7 @@ class CatalogCore:
 
     def _admin_only(self, what: str) -> None:
         """``PermissionDenied`` unless the identity is an administrator (or the catalog is trusted)."""
-        if not self._guard.unrestricted:
+        if not self._guard.administers():
             who = self.identity
             raise PermissionDenied(f"only catalog administrators may {what}",
                                    user=who.user if who else None, group=who.group if who else None)
@@ -192,7 +192,7 @@ class CatalogCore:
                *, keys: bool = False) -> Collection[str]:
         """Fail the items the identity may not ``action``; the LFNs still alive (with ``keys``, as a
         collection that may be a view of the items, for large lookups)."""
-        if keys and lfns is None and items.plain and self._guard.unrestricted:
+        if keys and lfns is None and items.plain and self._guard.allows_all(action):
             return items.lfn_of.keys()
         alive = items.lfns() if lfns is None else list(lfns)
         refused = self._guard.refused(conn, action, alive)

@@ -81,9 +81,9 @@ def validate_entry(entry: object) -> FileEntry:
     """``entry`` if it is a storable :class:`FileEntry`; ``CatalogError`` saying why not."""
     if not isinstance(entry, FileEntry):
         raise CatalogError(f"expected a FileEntry, got {type(entry).__name__}")
-    if type(entry.size) is not int or entry.size < 0:
-        raise CatalogError(f"{entry.lfn!r}: size must be a non-negative int, got {entry.size!r}",
-                           lfn=entry.lfn)
+    if type(entry.size) is not int or not 0 <= entry.size < 2**63:  # a BIGINT on every backend
+        raise CatalogError(f"{entry.lfn!r}: size must be a non-negative 64-bit int, "
+                           f"got {str(entry.size)[:40]}", lfn=entry.lfn)
     for name, value in (("checksum", entry.checksum), ("guid", entry.guid)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_FIELD):
             raise CatalogError(f"{entry.lfn!r}: {name} must be a string of 1 to {MAX_FIELD} characters, "

@@ -2,7 +2,9 @@
 
 The device flow's verification page is served here: the user proves who
 they are to the interware's identity provider (the built-in one asks for a
-user name and password) and the flow is approved for that user.
+user name and password) and the flow is approved for that user. With a
+redirect provider (OIDC) the device flow is relayed to the provider and the
+browser sent there (:mod:`dirac_server.routes.auth_provider`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from dirac_core.auth.device import DeviceFlowError
 from dirac_core.errors import DiracError, NotAuthenticated
 from dirac_server.deps import Caller, Iw
+from dirac_server.routes import auth_provider
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -28,11 +31,13 @@ def _check_client(iw: Iw, client_id: str) -> None:
         raise DeviceFlowError("invalid_client", f"unknown client_id {client_id!r}")
 
 
-@router.post("/device")
+@router.post("/device", response_model=None)
 def start_device_flow(iw: Iw, client_id: Annotated[str, Query()],
-                      scope: Annotated[str, Query()]) -> dict[str, Any]:
+                      scope: Annotated[str, Query()]) -> dict[str, Any] | JSONResponse:
     """Start a login; the user opens ``verification_uri_complete``."""
     _check_client(iw, client_id)
+    if iw.auth.logins is not None:
+        return auth_provider.start_relay(iw, client_id, scope)
     started = iw.auth.device.start(client_id, scope, iw.config.registry)
     uri = f"{iw.config.auth.issuer.rstrip('/')}/api/auth/device"
     return {"user_code": started.user_code, "device_code": started.device_code,
@@ -48,6 +53,9 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 @router.get("/device", response_class=HTMLResponse)
 def device_page(iw: Iw, user_code: Annotated[str, Query(max_length=16)] = "") -> HTMLResponse:
     """The verification page: the identity provider's login form for this code."""
+    if iw.auth.logins is not None:
+        return _page("Log in at the identity provider", "<p>This server's logins happen at its identity "
+                     "provider: open the address that <code>dirac-core login</code> printed.</p>")
     fields = _login_fields(iw)
     code = html.escape(user_code)
     return _page("Log in to dirac-core",
@@ -91,10 +99,15 @@ def authorize(*, iw: Iw, response_type: Annotated[str, Query()], client_id: Anno
               redirect_uri: Annotated[str, Query(max_length=1024)],
               code_challenge: Annotated[str, Query(max_length=128)],
               code_challenge_method: Annotated[str, Query()], scope: Annotated[str, Query()],
-              state: Annotated[str, Query(max_length=1024)] = "") -> HTMLResponse:
-    """The authorization-code flow (PKCE S256): the identity provider's login form."""
+              state: Annotated[str, Query(max_length=1024)] = "") -> Response:
+    """The authorization-code flow (PKCE S256): the identity provider's login form, or a
+    redirect to the provider's own login page."""
     if response_type != "code":
         raise DeviceFlowError("unsupported_response_type", "only response_type=code")
+    if iw.auth.logins is not None:
+        return auth_provider.to_provider(iw, client_id=client_id, redirect_uri=redirect_uri,
+                                         code_challenge=code_challenge, scope=scope, state=state,
+                                         code_challenge_method=code_challenge_method)
     iw.auth.codes.check_request(client_id, redirect_uri, code_challenge, code_challenge_method)
     values = dict(zip(_AUTHORIZE_PARAMS, (client_id, redirect_uri, code_challenge,
                                           code_challenge_method, scope, state), strict=True))
@@ -147,8 +160,7 @@ def token(*, iw: Iw, grant_type: Annotated[str, Form()],
         return JSONResponse(iw.auth.tokens.issue(identity, scope).response())
     if grant_type == _DEVICE_GRANT:
         _check_client(iw, client_id)
-        identity, scope = iw.auth.device.redeem(device_code, client_id, iw.config.registry)
-        return JSONResponse(iw.auth.tokens.issue(identity, scope).response())
+        return auth_provider.redeem_device(iw, device_code, client_id)
     if grant_type == "refresh_token":
         try:
             pair = iw.auth.tokens.refresh(refresh_token)
@@ -173,3 +185,6 @@ def revoke(iw: Iw, token: Annotated[str, Form(max_length=8192)],
     """Revoke a refresh token and every token of its login (RFC 7009: unknown tokens succeed)."""
     jti = iw.auth.tokens.revoke(token)
     return f"Refresh token {jti} revoked" if jti else "Nothing to revoke"
+
+
+router.include_router(auth_provider.router)

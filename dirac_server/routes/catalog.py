@@ -3,8 +3,9 @@
 Every route calls the interware's catalog as the identity the call acts as
 (``iw.catalog.acting_as(identity)``): the caller, or, for a pilot naming one of its jobs in
 ``X-Dirac-Job``, that job's owner (:data:`~dirac_server.deps.Acting`). Directory modes and ACLs
-apply as they do in-process: an item that identity may not touch fails with ``PermissionDenied``
-and the other items go on.
+apply as they do in-process, and who bypasses them is ``catalog.admin`` of
+:mod:`dirac_core.authorization` (``FileCatalogManagement``, under its VO's directory): an item that
+identity may not touch fails with ``PermissionDenied`` and the other items go on.
 
 Bulk routes answer 200 with ``{"ok": {item: value}, "failed": {item: error}}``; other errors
 answer with DiracX's ``{"detail": text}`` plus ``"error"``, the typed form of

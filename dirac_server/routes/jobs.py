@@ -1,7 +1,10 @@
-"""``/api/jobs``: DiracX's job routes, with per-job access control.
+"""``/api/jobs``: DiracX's job routes, with per-job access control (the ``job.*`` actions of
+:mod:`dirac_core.authorization`).
 
 A job the caller may not see is answered exactly like a job that does not
-exist (404, or a ``failed`` entry in bulk answers).
+exist (404, or a ``failed`` entry in bulk answers). A refusal on a job the caller may know of
+(a pilot's own token updating a job of its VO that it does not hold, a ``JobMonitor`` killing a
+job it reads) is a 403 (or a ``failed`` entry saying why).
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dirac_core.config.registry import Property
+from dirac_core.authorization import Action, allowed, job_search_restrictions, require
 from dirac_core.errors import BulkResult, NotFound, PermissionDenied
 from dirac_core.model.identity import Identity
 from dirac_core.model.job import JobStatus
-from dirac_core.wms.access import Action, may, search_restrictions
 from dirac_core.wms.resource import ResourceDescription
 from dirac_core.wms.status_updates import JobState, StatusUpdate
-from dirac_server.deps import Caller, Iw, Settings, require
+from dirac_server.deps import Caller, Iw, Settings
 from dirac_server.errors import BadRequest
+from dirac_server.limits import MAX_PAGE
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -95,14 +98,31 @@ def _not_found(job_id: int) -> NotFound:
 
 
 def permitted(iw: Iw, identity: Identity, job_ids: Iterable[int], action: Action
-              ) -> tuple[list[int], dict[int, NotFound]]:
-    """The ids ``identity`` may act on, and a NotFound for each other id."""
+              ) -> tuple[list[int], dict[int, NotFound | PermissionDenied]]:
+    """The ids ``identity`` may do ``action`` to, and for each other id why not: ``NotFound`` for
+    a job that is missing or that the caller may not know of, else ``PermissionDenied``."""
     ids = sorted(set(job_ids))
     rows = iw.wms.get_jobs(ids)
     registry = iw.config.registry
     held = iw.wms.jobs_of_pilot(identity.pilot_stamp) if identity.pilot_stamp else None
-    allowed = [j for j in ids if j in rows and may(identity, rows[j], action, registry, held=held)]
-    return allowed, {j: _not_found(j) for j in ids if j not in set(allowed)}
+    ok: list[int] = []
+    refused: dict[int, NotFound | PermissionDenied] = {}
+    for job_id in ids:
+        row = rows.get(job_id)
+        decision = allowed(identity, action, row, registry=registry, held=held) if row else None
+        if decision:
+            ok.append(job_id)
+        elif decision is not None and decision.visible:
+            refused[job_id] = PermissionDenied(decision.reason, job_id=job_id, user=identity.user)
+        else:
+            refused[job_id] = _not_found(job_id)
+    return ok, refused
+
+
+def _refusal_status(failures: dict[int, Any]) -> int:
+    """The status of an answer where nothing was done: 403 when every failure is a refusal the
+    caller may be told of, else 404 (a job missing, or hidden)."""
+    return 403 if failures and all(isinstance(e, PermissionDenied) for e in failures.values()) else 404
 
 
 def _failed(failures: dict[int, Any]) -> dict[str, dict[str, str]]:
@@ -113,7 +133,7 @@ def _failed(failures: dict[int, Any]) -> dict[str, dict[str, str]]:
 def submit(iw: Iw, identity: Caller, settings: Settings,
            jdls: Annotated[list[str], Body(max_length=10_000)]) -> list[dict[str, Any]]:
     """Submit JDLs (a list; one parametric JDL may expand): 201 and the jobs inserted."""
-    require(identity, Property.NORMAL_USER, Property.JOB_ADMINISTRATOR)
+    require(identity, Action.JOB_SUBMIT)
     if not jdls:
         raise BadRequest("no JDL given")
     if len(jdls) > settings.max_jdls_per_call:
@@ -126,11 +146,11 @@ def submit(iw: Iw, identity: Caller, settings: Settings,
 
 @router.post("/search")
 def search(iw: Iw, identity: Caller, body: SearchParams | None = None,
-           page: Annotated[int, Query(ge=1)] = 1,
+           page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
            per_page: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Response:
     """A page of jobs: 200 (all), 206 with ``Content-Range`` (part), 416 (past the end)."""
     params = body or SearchParams()
-    extra, owner = search_restrictions(identity, iw.config.registry)
+    extra, owner = job_search_restrictions(identity, iw.config.registry)
     found = iw.wms.search(params.parameters, [*_specs(params.search), *extra],
                           sort=[s.model_dump() for s in params.sort], page=page,
                           per_page=per_page, distinct=params.distinct, owner=owner)
@@ -147,7 +167,7 @@ def search(iw: Iw, identity: Caller, body: SearchParams | None = None,
 @router.post("/summary")
 def summary(iw: Iw, identity: Caller, body: SummaryParams) -> list[dict[str, Any]]:
     """Job counts grouped by the ``grouping`` columns."""
-    extra, owner = search_restrictions(identity, iw.config.registry)
+    extra, owner = job_search_restrictions(identity, iw.config.registry)
     rows = iw.wms.summary(body.grouping, [*_specs(body.search), *extra], owner=owner)
     return jsonable_encoder(rows)  # type: ignore[no-any-return]
 
@@ -184,15 +204,15 @@ def set_status(iw: Iw, identity: Caller,
                force: bool = False) -> JSONResponse:
     """Status updates keyed by job and timezone-aware time (DiracX's body and answer)."""
     if force:
-        require(identity, Property.JOB_ADMINISTRATOR)
+        require(identity, Action.JOB_FORCE)
     updates = {_job_id(j): {_timestamp(j, t): u.update() for t, u in by_time.items()}
                for j, by_time in body.items()}
-    allowed, denied = permitted(iw, identity, updates, Action.UPDATE)
-    result = iw.wms.set_status({j: updates[j] for j in allowed}, force=force, identity=identity)
+    ok, denied = permitted(iw, identity, updates, Action.JOB_UPDATE)
+    result = iw.wms.set_status({j: updates[j] for j in ok}, force=force, identity=identity)
     failed: dict[int, Any] = {**denied, **result.failed}
     answer = {"success": {str(j): _state(s) for j, s in result.ok.items()},
               "failed": _failed(failed)}
-    return JSONResponse(jsonable_encoder(answer), status_code=200 if result.ok else 404)
+    return JSONResponse(jsonable_encoder(answer), status_code=200 if result.ok else _refusal_status(failed))
 
 
 @router.patch("/heartbeat")
@@ -200,8 +220,8 @@ def heartbeat(iw: Iw, identity: Caller,
               body: Annotated[dict[str, dict[str, Any]], Body()]) -> list[dict[str, Any]]:
     """Record heartbeats; the answer lists the commands (``Kill``) waiting for the jobs."""
     metrics = {_job_id(j): m for j, m in body.items()}
-    allowed, _ = permitted(iw, identity, metrics, Action.UPDATE)
-    result = iw.wms.heartbeat({j: metrics[j] for j in allowed})
+    ok, _ = permitted(iw, identity, metrics, Action.JOB_UPDATE)
+    result = iw.wms.heartbeat({j: metrics[j] for j in ok})
     return [{"job_id": c.job_id, "command": c.command, "arguments": c.arguments}
             for commands in result.ok.values() for c in commands]
 
@@ -211,19 +231,19 @@ def set_metadata(iw: Iw, identity: Caller,
                  body: Annotated[dict[str, dict[str, Any]], Body()]) -> JSONResponse | None:
     """DiracX's route: ``{job_id: {name: value}}`` recorded as job parameters; 204.
 
-    Jobs the caller may not update (or that do not exist) are answered 404 with
-    the others still recorded.
+    Jobs the caller may not update (or that do not exist) are answered 404 (403 when every
+    refused job is one the caller may know of) with the others still recorded.
     """
     wanted = {_job_id(j): values for j, values in body.items()}
     for job_id, values in wanted.items():
         if any(not isinstance(v, str | int | float | bool) for v in values.values()):
             raise BadRequest(f"job {job_id}: parameter values must be strings, numbers or booleans")
-    allowed, denied = permitted(iw, identity, wanted, Action.UPDATE)
-    for job_id in allowed:
+    ok, denied = permitted(iw, identity, wanted, Action.JOB_UPDATE)
+    for job_id in ok:
         iw.wms.set_parameters(job_id, wanted[job_id])
     if denied:
-        return JSONResponse({"success": [str(j) for j in allowed], "failed": _failed(dict(denied))},
-                            status_code=404)
+        return JSONResponse({"success": [str(j) for j in ok], "failed": _failed(dict(denied))},
+                            status_code=_refusal_status(dict(denied)))
     return None
 
 
@@ -235,7 +255,7 @@ def parameters(iw: Iw, identity: Caller, job_id: Annotated[int, Path(ge=1, le=MA
     return iw.wms.get_parameters(job_id)
 
 
-def _bulk(result: BulkResult[int, Any], denied: dict[int, NotFound]) -> dict[str, Any]:
+def _bulk(result: BulkResult[int, Any], denied: dict[int, NotFound | PermissionDenied]) -> dict[str, Any]:
     return jsonable_encoder({"success": {str(j): v for j, v in result.ok.items()},  # type: ignore[no-any-return]
                              "failed": _failed({**denied, **result.failed})})
 
@@ -243,8 +263,8 @@ def _bulk(result: BulkResult[int, Any], denied: dict[int, NotFound]) -> dict[str
 @router.post("/reschedule")
 def reschedule(iw: Iw, identity: Caller, body: JobIDs, reset_jobs: bool = False) -> dict[str, Any]:
     """Run jobs again (bounded by the VO's ``max_rescheduling``)."""
-    allowed, denied = permitted(iw, identity, body.job_ids, Action.MANAGE)
-    result = iw.wms.reschedule(allowed, reset=reset_jobs)
+    ok, denied = permitted(iw, identity, body.job_ids, Action.JOB_MANAGE)
+    result = iw.wms.reschedule(ok, reset=reset_jobs)
     out = _bulk(result, denied)
     out["success"] = {j: {"RescheduleCounter": n} for j, n in out["success"].items()}
     return out
@@ -253,20 +273,19 @@ def reschedule(iw: Iw, identity: Caller, body: JobIDs, reset_jobs: bool = False)
 @router.post("/kill")
 def kill(iw: Iw, identity: Caller, body: JobIDs) -> dict[str, Any]:
     """Kill jobs (their pilots are told through the heartbeat)."""
-    allowed, denied = permitted(iw, identity, body.job_ids, Action.MANAGE)
-    return _bulk(iw.wms.kill(allowed), denied)
+    ok, denied = permitted(iw, identity, body.job_ids, Action.JOB_MANAGE)
+    return _bulk(iw.wms.kill(ok), denied)
 
 
 @router.post("/delete")
 def delete(iw: Iw, identity: Caller, body: JobIDs) -> dict[str, Any]:
     """Delete jobs (killing the active ones first)."""
-    allowed, denied = permitted(iw, identity, body.job_ids, Action.MANAGE)
-    return _bulk(iw.wms.delete(allowed), denied)
+    ok, denied = permitted(iw, identity, body.job_ids, Action.JOB_MANAGE)
+    return _bulk(iw.wms.delete(ok), denied)
 
 
 def _one(iw: Iw, identity: Identity, job_id: int) -> None:
-    allowed, _ = permitted(iw, identity, [job_id], Action.READ)
-    if not allowed:
+    if not permitted(iw, identity, [job_id], Action.JOB_READ)[0]:
         raise _not_found(job_id)
 
 
@@ -297,17 +316,11 @@ def pilot_output(iw: Iw, identity: Caller, job_id: Annotated[int, Path(ge=1, le=
     return {"PilotStamp": stamp, "StdOut": stdout, "StdErr": stderr}
 
 
-def check_pilot(identity: Identity) -> None:
-    """Only pilots (and administrators) match jobs."""
-    if not identity.has(Property.GENERIC_PILOT) and not identity.has(Property.JOB_ADMINISTRATOR):
-        raise PermissionDenied("matching needs GenericPilot", user=identity.user)
-
-
 @router.post("/match", responses={204: {"description": "no job for this pilot"}})
 def match(iw: Iw, identity: Caller, request: Request,
           resource: Annotated[dict[str, Any], Body()]) -> Response:
     """Our route: a pilot's resource description in, a job (id, JDL, owner) or 204 out."""
-    check_pilot(identity)
+    require(identity, Action.JOB_MATCH)  # pilots (and administrators)
     if identity.pilot_stamp:  # a pilot's own token: the jobs it takes are recorded as its own
         resource = {**{k: v for k, v in resource.items()
                        if k not in ("PilotStamp", "PilotReference", "pilot_stamp")},

@@ -1,9 +1,10 @@
 """``/api/pilots``: pilot registration, status reports and search.
 
 Registering and reporting need ``GenericPilot`` or ``ServiceAdministrator``
-(DiracX's pilot-management policy); a pilot's own token (bound to its stamp)
-may only report on itself. Searching needs ``ServiceAdministrator``,
-``JobAdministrator`` or ``Operator``, and stays within the caller's VO.
+(DiracX's pilot-management policy), for pilots of the caller's VO; a pilot's own
+token (bound to its stamp) may only report on itself. Searching needs
+``ServiceAdministrator``, ``JobAdministrator`` or ``Operator``, and stays within
+the caller's VO. The rules are ``pilot.*`` of :mod:`dirac_core.authorization`.
 """
 
 from __future__ import annotations
@@ -15,17 +16,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from dirac_core.config.registry import Property
+from dirac_core.authorization import Action, PilotRef, allowed, require
 from dirac_core.errors import BulkResult, NotFound
 from dirac_core.model.pilot import PilotStatus
 from dirac_core.wms.pilots import PilotRecord
-from dirac_server.deps import Caller, Iw, require
-from dirac_server.errors import BadRequest
+from dirac_server.deps import Caller, Iw
+from dirac_server.limits import MAX_PAGE
 
 router = APIRouter(prefix="/api/pilots", tags=["pilots"])
-
-_MANAGERS = (Property.GENERIC_PILOT, Property.SERVICE_ADMINISTRATOR)
-_READERS = (Property.SERVICE_ADMINISTRATOR, Property.JOB_ADMINISTRATOR, Property.OPERATOR)
 
 
 class Registration(BaseModel):
@@ -71,9 +69,7 @@ def _answer(result: BulkResult[str, Any], status: int) -> JSONResponse:
 @router.post("/", status_code=201)
 def register(iw: Iw, identity: Caller, body: Registration) -> JSONResponse:
     """Register pilots (a stamp already known fails its item)."""
-    require(identity, *_MANAGERS)
-    if body.vo != identity.vo:
-        raise BadRequest(f"pilots of VO {body.vo!r} cannot be registered from VO {identity.vo!r}")
+    require(identity, Action.PILOT_REGISTER, PilotRef(vo=body.vo))
     records = [PilotRecord(pilot_stamp=stamp, vo=body.vo, grid_type=body.grid_type,
                            grid_site=body.grid_site, destination_site=body.destination_site,
                            queue=body.queue, pilot_reference=body.pilot_references.get(stamp, ""),
@@ -84,11 +80,11 @@ def register(iw: Iw, identity: Caller, body: Registration) -> JSONResponse:
 @router.patch("/metadata")
 def report(iw: Iw, identity: Caller, body: Reports) -> JSONResponse:
     """New statuses; the pilot status table refuses backward moves (item fails, 409 if all do)."""
-    require(identity, *_MANAGERS)
+    require(identity, Action.PILOT_REPORT)
     wanted = {r.PilotStamp: (r.Status, r.StatusReason) for r in body.pilot_metadata}
     known = iw.pilots.get(wanted)
-    mine = {s for s, row in known.items() if row["VO"] == identity.vo
-            and (identity.pilot_stamp is None or s == identity.pilot_stamp)}
+    mine = {s for s, row in known.items()
+            if allowed(identity, Action.PILOT_REPORT, PilotRef(vo=row["VO"], stamp=s))}
     result = iw.pilots.set_status({s: wanted[s] for s in wanted if s in mine})
     for stamp in set(wanted) - mine:
         result.add_failed(stamp, NotFound(f"pilot {stamp} not found", pilot=stamp))
@@ -97,10 +93,10 @@ def report(iw: Iw, identity: Caller, body: Reports) -> JSONResponse:
 
 @router.post("/search")
 def search(iw: Iw, identity: Caller, body: PilotSearch | None = None,
-           page: Annotated[int, Query(ge=1)] = 1,
+           page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
            per_page: Annotated[int, Query(ge=1, le=10_000)] = 100) -> JSONResponse:
     """Pilots of the caller's VO, newest first; 206 with ``Content-Range`` when partial."""
-    require(identity, *_READERS)
+    require(identity, Action.PILOT_READ)
     rows, total = iw.pilots.search(vo=identity.vo, equal=(body or PilotSearch()).equal,
                                    page=page, per_page=per_page)
     first = (page - 1) * per_page
@@ -114,7 +110,8 @@ def search(iw: Iw, identity: Caller, body: PilotSearch | None = None,
 @router.get("/{pilot_stamp}/jobs")
 def jobs_of_pilot(iw: Iw, identity: Caller, pilot_stamp: str) -> list[int]:
     """The jobs a pilot was given."""
-    require(identity, *_READERS)
-    if iw.pilots.get([pilot_stamp]).get(pilot_stamp, {}).get("VO") != identity.vo:
+    require(identity, Action.PILOT_READ)
+    row = iw.pilots.get([pilot_stamp]).get(pilot_stamp)
+    if row is None or not allowed(identity, Action.PILOT_READ, PilotRef(vo=row["VO"], stamp=pilot_stamp)):
         raise NotFound(f"pilot {pilot_stamp} not found", pilot=pilot_stamp)
     return sorted(iw.pilots.jobs_of([pilot_stamp])[pilot_stamp])

@@ -12,11 +12,11 @@ route                                          engine call (body, answer)
                                                (the record afterwards)
 =============================================  ==================================================
 
-The rules are the transformations' (:mod:`dirac_core.transformation.access`): the author's VO
-reads, ``ProductionManagement`` or ``ServiceAdministrator`` of that VO creates and changes; the
-engine adds its own (only the author or a production manager changes a production, and the
-transformations a production makes when it first starts need ``ProductionManagement``). A
-production has at most :data:`MAX_STEPS` steps.
+The rules are :mod:`dirac_core.authorization`'s (``production.*``), the transformations' ones:
+the author's VO reads, ``ProductionManagement`` of that VO creates, ``ProductionManagement`` or
+``ServiceAdministrator`` changes; the engine applies the same policy, and the first start, which
+creates the production's transformations, needs ``ProductionManagement``. A production has at
+most :data:`MAX_STEPS` steps.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from dirac_core.errors import InvalidTransformation, NotFound, PermissionDenied
+from dirac_core.authorization import Action as PolicyAction
+from dirac_core.authorization import allowed, filter_allowed, require
+from dirac_core.errors import InvalidTransformation, NotFound
 from dirac_core.interware import Interware
 from dirac_core.model.identity import Identity
-from dirac_core.transformation.access import may_change, may_create, may_see
 from dirac_core.transformation.productions import Production
 from dirac_core.transformation.wire import definition_from_json, encode
 from dirac_server.deps import Caller, Iw
@@ -47,7 +48,7 @@ def _visible(iw: Interware, identity: Identity, key: str) -> Production:
     """The production ``key`` if ``identity`` may see it; else ``NotFound``, as if absent."""
     wanted = key_of(key)
     found = iw.productions.get(wanted)
-    if not may_see(identity, found):
+    if not allowed(identity, PolicyAction.PRODUCTION_READ, found):
         raise NotFound(f"production {wanted!r} does not exist", production=wanted)
     return found
 
@@ -55,10 +56,7 @@ def _visible(iw: Interware, identity: Identity, key: str) -> Production:
 @router.post("", status_code=201)
 def create_production(iw: Iw, identity: Caller, body: Annotated[Any, Body()]) -> dict[str, Any]:
     """Create a production (New) from its name, description and steps; 201 and the record."""
-    if not may_create(identity):
-        raise PermissionDenied(f"{identity.user}@{identity.group} may not create productions (needs "
-                               "ProductionManagement or ServiceAdministrator)",
-                               user=identity.user, group=identity.group)
+    require(identity, PolicyAction.PRODUCTION_CREATE)
     definition = definition_from_json(body)
     if len(definition.steps) > MAX_STEPS:
         raise InvalidTransformation(f"at most {MAX_STEPS} steps per production, got {len(definition.steps)}",
@@ -72,7 +70,8 @@ def create_production(iw: Iw, identity: Caller, body: Annotated[Any, Body()]) ->
 @router.get("")
 def list_productions(iw: Iw, identity: Caller) -> list[Any]:
     """The productions of the caller's VO, in id order."""
-    return [encode(p) for p in iw.productions.productions() if may_see(identity, p)]
+    found = iw.productions.productions()
+    return [encode(p) for p in filter_allowed(identity, PolicyAction.PRODUCTION_READ, found)]
 
 
 @router.get("/{key}")
@@ -92,11 +91,8 @@ def get_progress(iw: Iw, identity: Caller, key: str) -> dict[str, Any]:
 @router.post("/{key}/{action}")
 def change_status(iw: Iw, identity: Caller, key: str, action: Action) -> dict[str, Any]:
     """Start, stop, flush, complete or clean a production (all its transformations); the record
-    afterwards (409 when the status table refuses the change)."""
+    afterwards (409 when the status table refuses the change). The engine decides who may
+    (``production.change``: 403 without the property)."""
     production = _visible(iw, identity, key)
-    if not may_change(identity, production):
-        raise PermissionDenied(f"{identity.user}@{identity.group} may not change production "
-                               f"{production.production_id} (needs ProductionManagement or "
-                               "ServiceAdministrator)", user=identity.user, group=identity.group)
     done: dict[str, Any] = encode(getattr(iw.productions, action.value)(production.production_id, identity))
     return done

@@ -11,24 +11,26 @@ DiracX has no request management yet.
 - ``POST /api/requests/cancel``: cancel requests (a bulk result by id).
 
 Owners see and cancel their requests; ``ServiceAdministrator`` and ``JobAdministrator`` see
-and cancel every request of their VO. Anyone else's request is answered as missing (404).
+and cancel every request of their VO (``request.*`` of :mod:`dirac_core.authorization`). Anyone
+else's request is answered as missing (404).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 
+from dirac_core.authorization import Action, allowed, request_search_scope, require
 from dirac_core.dms.catalog_wire import bulk_json
 from dirac_core.errors import BulkResult, DiracError, NotFound
 from dirac_core.model.identity import Identity
 from dirac_core.model.request import RequestStatus
-from dirac_core.rms.access import may_see, search_scope
 from dirac_core.rms.request import Request as RmsRequest
 from dirac_core.rms.wire import request_from_json, request_to_json, summary_to_json
 from dirac_server.deps import Acting, Caller, Iw, acting_job
 from dirac_server.errors import BadRequest
+from dirac_server.limits import MAX_ID, MAX_PAGE
 
 router = APIRouter(prefix="/api/requests", tags=["requests"])
 
@@ -36,14 +38,15 @@ router = APIRouter(prefix="/api/requests", tags=["requests"])
 MAX_REQUESTS = 1000
 
 
-def _visible(identity: Identity, request: RmsRequest) -> bool:
-    return may_see(identity, request)
+def _visible(identity: Identity, request: RmsRequest, action: Action = Action.REQUEST_READ) -> bool:
+    return allowed(identity, action, request).allowed
 
 
 @router.post("")
 def submit_requests(iw: Iw, http: Request, caller: Caller, identity: Acting,
                     body: Annotated[list[Any], Body()]) -> dict[str, Any]:
     """Store requests as the acting identity; a bulk result by position."""
+    require(identity, Action.REQUEST_SUBMIT)
     if len(body) > MAX_REQUESTS:
         raise BadRequest(f"at most {MAX_REQUESTS} requests per call, got {len(body)}")
     job_id = acting_job(http, caller)
@@ -73,13 +76,13 @@ def submit_requests(iw: Iw, http: Request, caller: Caller, identity: Acting,
 
 def _owns_job(iw: Any, identity: Identity, job_id: int) -> bool:
     job = iw.wms.get_jobs([job_id]).get(job_id)
-    return job is not None and (job["owner"], job["vo"]) == (identity.user, identity.vo)
+    return job is not None and allowed(identity, Action.REQUEST_SUBMIT, job).allowed
 
 
 @router.get("")
 def list_requests(iw: Iw, identity: Acting, *, job_id: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
                   status: Annotated[list[RequestStatus] | None, Query()] = None,
-                  page: Annotated[int, Query(ge=1)] = 1,
+                  page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
                   per_page: Annotated[int, Query(ge=1, le=MAX_REQUESTS)] = 100) -> list[Any]:
     """With ``job_id``: the ids of that job's requests the caller may see, oldest first.
     Without: one page of the caller's requests (a VO administrator's: the VO's), newest first,
@@ -88,13 +91,14 @@ def list_requests(iw: Iw, identity: Acting, *, job_id: Annotated[int | None, Que
         ids = iw.requests.for_jobs([job_id]).get(job_id, [])
         found = iw.requests.get(ids).ok
         return [i for i in ids if i in found and _visible(identity, found[i])]
-    owner, vo = search_scope(identity)
+    owner, vo = request_search_scope(identity)
     return [summary_to_json(s) for s in iw.requests.search(owner=owner, vo=vo, statuses=status or (),
                                                             page=page, per_page=per_page)]
 
 
 @router.get("/{request_id}")
-def get_request(iw: Iw, identity: Acting, request_id: int) -> dict[str, Any]:
+def get_request(iw: Iw, identity: Acting, request_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+                ) -> dict[str, Any]:
     """One request, whole."""
     request = iw.requests.get([request_id]).ok.get(request_id)
     if request is None or not _visible(identity, request):
@@ -104,20 +108,21 @@ def get_request(iw: Iw, identity: Acting, request_id: int) -> dict[str, Any]:
 
 @router.post("/cancel")
 def cancel_requests(iw: Iw, identity: Acting,
-                    request_ids: Annotated[list[Annotated[int, Query(ge=1)]], Body(max_length=MAX_REQUESTS)],
+                    request_ids: Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]],
+                                           Body(max_length=MAX_REQUESTS)],
                     ) -> dict[str, Any]:
     """Cancel requests the caller may see; a bulk result by id."""
     found = iw.requests.get(request_ids)
     result: BulkResult[int, None] = BulkResult()
-    allowed = []
+    permitted = []
     for request_id in dict.fromkeys(request_ids):
         request = found.ok.get(request_id)
-        if request is None or not _visible(identity, request):
+        if request is None or not _visible(identity, request, Action.REQUEST_CANCEL):
             result.add_failed(request_id, NotFound(f"request {request_id} not found", request=request_id))
         else:
-            allowed.append(request_id)
-    canceled = iw.requests.cancel(allowed)
-    for request_id in allowed:
+            permitted.append(request_id)
+    canceled = iw.requests.cancel(permitted)
+    for request_id in permitted:
         if request_id in canceled.ok:
             result.add_ok(request_id, None)
         else:

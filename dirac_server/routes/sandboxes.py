@@ -7,9 +7,10 @@ a short-lived token signed with the server's key (``typ`` ``sandbox-upload`` or
 The bytes pass through the server whatever keeps them (a directory, or a storage element
 reached through its protocols); a storage element that fails answers 503.
 
-Who may use a sandbox: its uploader (and a sharing group, an administrator, as for jobs);
-whoever may read a job that has it; a pilot, the input sandboxes of the jobs it may update.
-Anything else is answered like a sandbox that does not exist (404).
+Who may use a sandbox (``sandbox.read`` of :mod:`dirac_core.authorization`): its uploader (and a
+sharing group, an administrator, as for jobs); whoever may read a job that has it (``job.read``);
+a pilot, the input sandboxes of the jobs it may update (``job.update``). Anything else is
+answered like a sandbox that does not exist (404).
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from dirac_core.config.registry import Property
+from dirac_core.authorization import Action, allowed, require
 from dirac_core.errors import ChecksumMismatch, NotAuthenticated, NotFound, StorageError
 from dirac_core.interware import Interware
 from dirac_core.model.identity import Identity
-from dirac_core.wms.access import Action
-from dirac_core.wms.sandboxes import SandboxStore, readable
+from dirac_core.wms.sandboxes import SandboxStore
 from dirac_server.deps import Caller, Iw, Settings
 from dirac_server.errors import BadRequest
 from dirac_server.routes.jobs import MAX_JOB_ID, JobIDs, permitted
@@ -99,21 +99,20 @@ def _pfn_of(iw: Iw, token: str, kind: str) -> str:
 
 def _visible_job(iw: Iw, identity: Identity, job_id: int, *, pilot: bool = True) -> None:
     """404 unless ``identity`` may read the job (or, a pilot, update it)."""
-    if permitted(iw, identity, [job_id], Action.READ)[0]:
+    if permitted(iw, identity, [job_id], Action.JOB_READ)[0]:
         return
-    if pilot and identity.has(Property.GENERIC_PILOT) and permitted(iw, identity, [job_id], Action.UPDATE)[0]:
+    if pilot and permitted(iw, identity, [job_id], Action.JOB_UPDATE)[0]:  # the job's pilot
         return
     raise NotFound(f"job {job_id} not found", job_id=job_id)
 
 
 def _may_download(iw: Iw, identity: Identity, row: dict[str, Any], store: SandboxStore) -> bool:
-    if readable(identity, row, iw.config.registry):
+    if allowed(identity, Action.SANDBOX_READ, row, registry=iw.config.registry):
         return True
     assigned = store.jobs_of(row["pfn"])
-    readers = set(permitted(iw, identity, {j for j, _ in assigned}, Action.READ)[0])
-    if identity.has(Property.GENERIC_PILOT):
-        inputs = {j for j, kind in assigned if kind == "input"}
-        readers |= set(permitted(iw, identity, inputs, Action.UPDATE)[0])
+    readers = set(permitted(iw, identity, {j for j, _ in assigned}, Action.JOB_READ)[0])
+    inputs = {j for j, kind in assigned if kind == "input"}  # for the pilot running the job
+    readers |= set(permitted(iw, identity, inputs - readers, Action.JOB_UPDATE)[0])
     return bool(readers)
 
 
@@ -122,6 +121,7 @@ def init_upload(iw: Iw, identity: Caller, settings: Settings, request: Request,
                 body: SandboxInfo) -> dict[str, Any]:
     """Register a sandbox: its PFN, and where to upload it (no ``url``: uploaded already)."""
     store = _store(request)
+    require(identity, Action.SANDBOX_WRITE)
     if body.size > settings.sandbox_max_bytes:
         raise BadRequest(f"sandbox of {body.size} bytes over the limit ({settings.sandbox_max_bytes})")
     with _storage_answers(mismatch_is_ours=True):
@@ -171,8 +171,8 @@ def download_sandbox(iw: Iw, request: Request, token: Annotated[str, Query(max_l
 @router.post("/sandbox/unassign")
 def unassign_bulk(iw: Iw, identity: Caller, request: Request, body: JobIDs) -> None:
     """Forget the sandboxes of these jobs (those the caller may manage; the others are ignored)."""
-    allowed, _ = permitted(iw, identity, body.job_ids, Action.MANAGE)
-    _store(request).unassign(allowed)
+    ok, _ = permitted(iw, identity, body.job_ids, Action.JOB_MANAGE)
+    _store(request).unassign(ok)
 
 
 @router.get("/{job_id}/sandbox")
@@ -195,10 +195,10 @@ def assign_output(iw: Iw, identity: Caller, request: Request, job_id: JobPath,
                   pfn: Annotated[str, Body(max_length=512)]) -> None:
     """Give the job an output sandbox (the pilot running it, or its owner): one the caller may use."""
     store = _store(request)
-    if not permitted(iw, identity, [job_id], Action.UPDATE)[0]:
+    if not permitted(iw, identity, [job_id], Action.JOB_UPDATE)[0]:
         raise NotFound(f"job {job_id} not found", job_id=job_id)
     row = store.get(pfn)
-    if not row["uploaded"] or not readable(identity, row, iw.config.registry):
+    if not row["uploaded"] or not allowed(identity, Action.SANDBOX_READ, row, registry=iw.config.registry):
         raise NotFound(f"sandbox {pfn} not found", pfn=pfn)
     store.assign(job_id, "output", [pfn])
 
@@ -207,6 +207,6 @@ def assign_output(iw: Iw, identity: Caller, request: Request, job_id: JobPath,
 def unassign(iw: Iw, identity: Caller, request: Request, job_id: JobPath) -> None:
     """Forget the job's sandboxes."""
     store = _store(request)
-    if not permitted(iw, identity, [job_id], Action.MANAGE)[0]:
+    if not permitted(iw, identity, [job_id], Action.JOB_MANAGE)[0]:
         raise NotFound(f"job {job_id} not found", job_id=job_id)
     store.unassign([job_id])

@@ -16,11 +16,12 @@ route                                                  engine call (body, answer
 =====================================================  ==============================================
 
 ``key`` is an id when it is all digits, else a name (a name holding ``/`` is reached by its id).
-Who may do what is :mod:`dirac_core.transformation.access`: reading needs the author's VO (anyone
-else gets 404, as for a transformation that does not exist), creating and changing also
-``ProductionManagement`` or ``ServiceAdministrator`` (403). Errors carry their type and fields
-(:class:`~dirac_server.typed_errors.TypedErrorRoute`): a refused spec is a 400 whose
-``error.fields.parameter`` names the key at fault; a status change the table refuses is 409.
+Who may do what is :mod:`dirac_core.authorization` (``transformation.*``): reading needs the
+author's VO (anyone else gets 404, as for a transformation that does not exist), creating also
+``ProductionManagement``, changing ``ProductionManagement`` or ``ServiceAdministrator`` (403).
+Errors carry their type and fields (:class:`~dirac_server.typed_errors.TypedErrorRoute`): a
+refused spec is a 400 whose ``error.fields.parameter`` names the key at fault; a status change
+the table refuses is 409.
 Bulk answers are ``{"ok": {lfn: value}, "failed": {lfn: error}}``. At most :data:`MAX_FILES`
 LFNs per call; pages of at most :data:`MAX_FILES` files or :data:`MAX_TASKS` tasks.
 """
@@ -32,15 +33,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from dirac_core.authorization import Action as PolicyAction
+from dirac_core.authorization import allowed, filter_allowed, require
 from dirac_core.dms.catalog_wire import bulk_json
 from dirac_core.errors import InvalidTransformation, NotFound, PermissionDenied
 from dirac_core.interware import Interware
 from dirac_core.model.identity import Identity
 from dirac_core.model.transformation import TaskStatus, TransformationFileStatus, TransformationStatus
-from dirac_core.transformation.access import may_change, may_create, may_see
 from dirac_core.transformation.records import Transformation
 from dirac_core.transformation.wire import encode, spec_from_json
 from dirac_server.deps import Caller, Iw
+from dirac_server.limits import MAX_PAGE
 from dirac_server.typed_errors import TypedErrorRoute
 
 __all__ = ["MAX_FILES", "MAX_TASKS", "Action", "key_of", "router"]
@@ -68,23 +71,24 @@ def key_of(text: str) -> int | str:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else text
 
 
-def _visible(iw: Interware, identity: Identity, key: str) -> Transformation:
-    """The transformation ``key`` if ``identity`` may see it; else ``NotFound``, as if absent."""
+def _visible(iw: Interware, identity: Identity, key: str,
+             action: PolicyAction = PolicyAction.TRANSFORMATION_READ) -> Transformation:
+    """The transformation ``key`` if ``identity`` may do ``action`` to it; else ``NotFound`` (as if
+    absent) when the caller may not see it, ``PermissionDenied`` when it may see it only."""
     wanted = key_of(key)
     found = iw.transformations.get(wanted)
-    if not may_see(identity, found):
+    decision = allowed(identity, action, found)
+    if not decision.visible:
         raise NotFound(f"transformation {wanted!r} does not exist", transformation=wanted)
+    if not decision:
+        raise PermissionDenied(f"{decision.reason} (transformation {found.transformation_id})",
+                               user=identity.user, group=identity.group)
     return found
 
 
 def _changeable(iw: Interware, identity: Identity, key: str) -> Transformation:
     """The transformation ``key`` if ``identity`` may change it; ``NotFound`` or ``PermissionDenied``."""
-    found = _visible(iw, identity, key)
-    if not may_change(identity, found):
-        raise PermissionDenied(f"{identity.user}@{identity.group} may not change transformation "
-                               f"{found.transformation_id} (needs ProductionManagement or "
-                               "ServiceAdministrator)", user=identity.user, group=identity.group)
-    return found
+    return _visible(iw, identity, key, PolicyAction.TRANSFORMATION_CHANGE)
 
 
 def _at_most(items: Any, name: str) -> None:
@@ -95,10 +99,7 @@ def _at_most(items: Any, name: str) -> None:
 @router.post("", status_code=201)
 def create_transformation(iw: Iw, identity: Caller, body: Annotated[Any, Body()]) -> dict[str, Any]:
     """Create a transformation (New) owned by the caller from a spec; 201 and the record."""
-    if not may_create(identity):
-        raise PermissionDenied(f"{identity.user}@{identity.group} may not create transformations (needs "
-                               "ProductionManagement or ServiceAdministrator)",
-                               user=identity.user, group=identity.group)
+    require(identity, PolicyAction.TRANSFORMATION_CREATE)
     made: dict[str, Any] = encode(iw.transformations.create(spec_from_json(body), identity))
     return made
 
@@ -109,7 +110,7 @@ def list_transformations(iw: Iw, identity: Caller, *,
                          type: Annotated[list[str] | None, Query()] = None) -> list[Any]:
     """The transformations of the caller's VO, in id order, optionally of some statuses and types."""
     found = iw.transformations.transformations(statuses=status or None, types=type or None)
-    return [encode(t) for t in found if may_see(identity, t)]
+    return [encode(t) for t in filter_allowed(identity, PolicyAction.TRANSFORMATION_READ, found)]
 
 
 @router.get("/{key}")
@@ -122,7 +123,7 @@ def get_transformation(iw: Iw, identity: Caller, key: str) -> dict[str, Any]:
 @router.get("/{key}/files")
 def list_files(iw: Iw, identity: Caller, key: str, *,
                status: Annotated[list[TransformationFileStatus] | None, Query()] = None,
-               page: Annotated[int, Query(ge=1)] = 1,
+               page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
                per_page: Annotated[int, Query(ge=1, le=MAX_FILES)] = 1000) -> list[Any]:
     """One page of a transformation's files, in the order they were added."""
     tid = _visible(iw, identity, key).transformation_id
@@ -133,7 +134,7 @@ def list_files(iw: Iw, identity: Caller, key: str, *,
 @router.get("/{key}/tasks")
 def list_tasks(iw: Iw, identity: Caller, key: str, *,
                status: Annotated[list[TaskStatus] | None, Query()] = None,
-               page: Annotated[int, Query(ge=1)] = 1,
+               page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
                per_page: Annotated[int, Query(ge=1, le=MAX_TASKS)] = 100) -> list[Any]:
     """One page of a transformation's tasks with their files, in id order."""
     tid = _visible(iw, identity, key).transformation_id

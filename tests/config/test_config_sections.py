@@ -100,7 +100,8 @@ def test_default_types_read_entry_points(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_builtin_kinds_and_lookup() -> None:
     types = SectionTypes.builtin()
-    assert types.kinds() == ["computing_element", "storage_protocol", "catalog"]
+    assert types.kinds() == ["computing_element", "storage_protocol", "catalog", "identity_provider"]
+    assert types.known("identity_provider") == ["oidc", "registry"]
     assert types.get("computing_element", "local") is LocalCE
     assert types.get("computing_element", "nope") is None
     assert types.known("storage_protocol") == ["davs", "file", "gfal2", "https", "memory", "root", "s3"]

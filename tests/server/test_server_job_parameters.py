@@ -18,7 +18,8 @@ def test_a_pilot_records_parameters_of_the_job_it_holds_only(client: TestClient,
                       headers=pilot)
     assert ok.status_code == 204, ok.text
     refused = client.patch("/api/jobs/metadata", json={str(free): {"ExitCode": 1}}, headers=pilot)
-    assert refused.status_code == 404 and str(free) in refused.json()["failed"]
+    assert refused.status_code == 403  # a job of its VO: the pilot is told why
+    assert refused.json()["failed"] == {str(free): {"detail": f"job {free} is not held by pilot stamp-p"}}
     assert iw.wms.get_parameters(free) == {}
     got = client.get(f"/api/jobs/{held}/parameters", headers=auth("alice"))
     assert got.status_code == 200 and got.json() == {"ExitCode": "0", "HostName": "wn1"}

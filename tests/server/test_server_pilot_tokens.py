@@ -33,8 +33,8 @@ def test_a_pilot_token_updates_only_its_own_jobs(client: TestClient, iw: Interwa
     mine = client.patch("/api/jobs/status", json={str(job1): running}, headers=one)
     assert mine.status_code == 200 and str(job1) in mine.json()["success"]
     theirs = client.patch("/api/jobs/status", json={str(job2): running}, headers=one)
-    assert theirs.status_code == 404
-    assert theirs.json()["failed"] == {str(job2): {"detail": f"job {job2} not found"}}
+    assert theirs.status_code == 403
+    assert theirs.json()["failed"] == {str(job2): {"detail": f"job {job2} is not held by pilot stamp-1"}}
     assert iw.wms.get_jobs([job2])[job2]["status"] == "Matched"
     # pilot tokens can neither submit nor read anybody's jobs, and they expire
     assert client.post("/api/jobs/jdl", json=[JDL], headers=one).status_code == 403

@@ -50,7 +50,7 @@ def test_pilot_routes_are_guarded(client: TestClient, auth: Tokens, iw: Interwar
     assert _register(client, auth("alice"), "x1").status_code == 403  # type: ignore[attr-defined]
     assert client.post("/api/pilots/search", json={}, headers=auth("alice")).status_code == 403
     other_vo = _register(client, auth("pilot", group="demo_pilot"), "x2", vo="elsewhere")
-    assert other_vo.status_code == 400  # type: ignore[attr-defined]
+    assert other_vo.status_code == 403  # type: ignore[attr-defined]
     _register(client, auth("pilot", group="demo_pilot"), "s1", "s2")
     own = {"Authorization": f"Bearer {iw.auth.tokens.issue_pilot('demo', 's1')}"}
     report = client.patch("/api/pilots/metadata", headers=own, json={"pilot_metadata": [

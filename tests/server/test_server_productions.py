@@ -99,9 +99,10 @@ def test_who_may_read_and_change_a_production(client: TestClient, iw: Interware)
         assert missing.status_code == 404 and missing.json()["error"]["type"] == "NotFound", path
     assert client.post(f"{API}/{pid}/start", headers=stranger).status_code == 404
     assert client.get(API, headers=stranger).json() == []
-    # the engine lets only the author or a production manager change a production
+    # a service administrator changes productions, but the first start creates the transformations
     refused = client.post(f"{API}/{pid}/start", headers=service)
-    assert refused.status_code == 403 and "may not manage production 'chain'" in refused.json()["detail"]
+    assert refused.status_code == 403 and "may not start production 'chain'" in refused.json()["detail"]
+    assert "needs ProductionManagement" in refused.json()["detail"]
     assert iw.productions.get(pid).status == "New"
 
 

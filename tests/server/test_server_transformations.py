@@ -141,7 +141,7 @@ def test_a_service_administrator_changes_but_the_engine_keeps_creation_to_produc
     assert client.post(f"{API}/{tid}/start", headers=service).json()["status"] == "Active"
     assert client.post(f"{API}/{tid}/files", json=LFNS, headers=service).json()["ok"] == dict.fromkeys(
         LFNS, "Added")
-    # TransformationSystem.check wants ProductionManagement in the author's group
+    # creating needs ProductionManagement (transformation.create), in the route and the engine alike
     refused = client.post(API, json=copy_spec("by-sam"), headers=service)
     assert refused.status_code == 403 and "needs ProductionManagement)" in refused.json()["detail"]
 
