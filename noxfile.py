@@ -24,11 +24,13 @@ nox.options.error_on_missing_interpreters = True
 PYTHON = "3.11"
 #: Debian packages the extras and the real-component tests need: the MariaDB client library,
 #: a single-node SLURM cluster with its accounting daemon, an sshd, an ARC CE (A-REX), an XRootD
-#: server (with its https/WebDAV plugin) and gfal2 with its file, xroot and http plugins.
+#: server (with its https/WebDAV plugin), gfal2 with its file, xroot and http plugins, and Chromium
+#: for the portal's browser tests (Playwright drives it; Playwright's own browser download fails here).
+#: RabbitMQ: the messaging tests enable its STOMP plugin (dirac_core.testing.rabbitmq).
 DEBIAN_PACKAGES = ["libmariadb-dev", "pkg-config", "gcc", "slurm-wlm", "munge", "slurmdbd",
                    "openssh-server", "nordugrid-arc-arex", "openssl", "xrootd-server",
                    "xrootd-server-plugins", "xrootd-client", "python3-gfal2", "gfal2-plugin-file",
-                   "gfal2-plugin-xrootd", "gfal2-plugin-http"]
+                   "gfal2-plugin-xrootd", "gfal2-plugin-http", "chromium", "rabbitmq-server"]
 
 MYSQL_URL = "mysql+mysqldb://root@127.0.0.1:3306/test"
 POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

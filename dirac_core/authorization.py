@@ -30,6 +30,7 @@ whole table):
   ``/<its VO>``.
 - **configuration**: anyone reads it without secrets; ``CSAdministrator`` reads the secrets.
 - **server**: ``ServiceAdministrator`` administers the server.
+- **resource statuses**: anyone reads them; ``ServiceAdministrator`` or ``Operator`` sets them.
 
 A :class:`Decision` also says whether a refusal may tell that the object exists
 (:attr:`Decision.visible`): a job, request, transformation or pilot the caller may not see is
@@ -84,6 +85,7 @@ class Action(StrEnum):
     CONFIG_READ = "config.read"  # -
     CONFIG_READ_SECRETS = "config.read_secrets"  # -
     SERVER_ADMIN = "server.admin"  # -
+    STATUS_CHANGE = "status.change"  # - set or release the status of a site, CE, queue or SE
 
 
 @attrs.frozen
@@ -349,6 +351,10 @@ def _config_rule(identity: Identity, action: Action, obj: Any, ctx: _Context) ->
     return _needs(identity, (Property.SERVICE_ADMINISTRATOR,), "administer the server")
 
 
+def _status_rule(identity: Identity, action: Action, obj: Any, ctx: _Context) -> Decision:
+    return _needs(identity, (Property.SERVICE_ADMINISTRATOR, Property.OPERATOR), "change resource statuses")
+
+
 _Rule = Callable[[Identity, Action, Any, _Context], Decision]
 
 #: the rule deciding each action
@@ -361,6 +367,7 @@ _RULES: Mapping[Action, _Rule] = {
                     _production_rule),
     **dict.fromkeys([a for a in Action if a.value.startswith("catalog.")], _catalog_rule),
     **dict.fromkeys([a for a in Action if a.value.startswith(("config.", "server."))], _config_rule),
+    Action.STATUS_CHANGE: _status_rule,
 }
 
 

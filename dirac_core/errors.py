@@ -27,7 +27,9 @@ The hierarchy::
     │   └── ChecksumMismatch        the copy's checksum differs from the source's
     ├── CatalogError                a file catalog operation failed
     ├── InvalidRequest              a request (to-do list) misses what its operations need
-    └── InvalidTransformation       a transformation's type, plugin, parameters or query is wrong
+    ├── InvalidTransformation       a transformation's type, plugin, parameters or query is wrong
+    └── MessagingError              the message broker refused a message
+        └── BrokerUnavailable       the message broker cannot be reached now; try again later
 
 :class:`BulkResult` carries the outcome of a bulk call: ``ok`` maps each
 item that succeeded to its value, ``failed`` maps each item that failed to
@@ -42,6 +44,7 @@ from typing import Any, Generic, TypeVar
 
 __all__ = [
     "AlreadyExists",
+    "BrokerUnavailable",
     "BulkFailures",
     "BulkResult",
     "CEError",
@@ -57,6 +60,7 @@ __all__ = [
     "InvalidTransformation",
     "InvalidTransition",
     "JDLError",
+    "MessagingError",
     "NotAuthenticated",
     "NotFound",
     "PermissionDenied",
@@ -217,6 +221,16 @@ class InvalidRequest(DiracError):
 class InvalidTransformation(DiracError):
     """A transformation cannot be created or changed as asked: an unknown type or splitter, a
     splitter parameter out of range, a bad input query; the message names the parameter."""
+
+
+class MessagingError(DiracError):
+    """A message could not be published: the broker refused it (an unknown destination, a
+    message too large); sending it again would fail again."""
+
+
+class BrokerUnavailable(MessagingError):
+    """The message broker cannot be reached now (refused, timed out, no receipt): keep the
+    message and send it again later. Names host and port, never the password."""
 
 
 K = TypeVar("K", bound=Hashable)

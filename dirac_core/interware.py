@@ -19,6 +19,7 @@ from types import TracebackType
 
 import pluggy
 
+from dirac_core.accounting import Accounting
 from dirac_core.auth.manager import AuthManager
 from dirac_core.config import Config, load_config
 from dirac_core.db import Database
@@ -28,6 +29,7 @@ from dirac_core.dms.staging import Stager, StagingTask
 from dirac_core.dms.storage_element import StorageElements
 from dirac_core.dms.wiring import build_catalog
 from dirac_core.errors import ConfigError, NotFound, PluginError
+from dirac_core.messaging import Messaging, start_messaging
 from dirac_core.model.clock import Clock, SystemClock
 from dirac_core.model.identity import Identity
 from dirac_core.plugins.manager import make_plugin_manager
@@ -35,6 +37,7 @@ from dirac_core.rms.failover import RequestFailover
 from dirac_core.rms.store import RequestStore
 from dirac_core.rms.tasks import RequestCleaningTask, RequestExecutionTask
 from dirac_core.rms.wiring import build_executor, handler_types, load_handlers
+from dirac_core.rss import ResourceStatusSystem, rss_tasks
 from dirac_core.tasks import PeriodicTask, TaskScheduler
 from dirac_core.transformation import TransformationSystem, transformation_tasks
 from dirac_core.transformation.productions import ProductionSystem
@@ -146,11 +149,20 @@ class Interware:
         #: identity and tokens
         self.auth = AuthManager(database=database, config=config, clock=clock)
         #: pilot records
-        self.pilots = PilotRegistry(database=database, clock=clock)
+        self.pilots = PilotRegistry(database=database, clock=clock, hooks=hooks)
+        #: accounting records and reports (its hooks record jobs, pilots and transfers as they end)
+        self.accounting = Accounting(database=database, clock=clock, hooks=hooks)
         for task in wms_tasks(self.wms):
             self.scheduler.add(task)
-        #: the storage elements, by name
-        self.storage = StorageElements(config)
+        #: the resource status system: statuses of sites, CEs, queues and SEs, obeyed by the matcher,
+        #: the site directors (their ``gate``) and the storage elements below (docs/status.md)
+        self.status = ResourceStatusSystem(database=database, config=config, clock=clock, pilots=self.pilots,
+                                           wms=self.wms)
+        self.wms.matcher.gate = self.status.gate
+        for task in rss_tasks(self.status):
+            self.scheduler.add(task)
+        #: the storage elements, by name (their access statuses from ``status``)
+        self.storage = StorageElements(config, status=self.status.se_access)
         #: the file catalogs as one (None when none is configured or its driver is missing)
         self.catalog: FileCatalog | None = None
         #: the data manager and the stager (None without a catalog)
@@ -192,6 +204,9 @@ class Interware:
         self.request_executor.services["transformations"] = self.transformations
         for task in transformation_tasks(self.transformations):
             self.scheduler.add(task)
+        #: the publisher of job, pilot, data and request events (None without ``[messaging] type``)
+        self.messaging: Messaging | None = start_messaging(config.messaging, hooks=hooks, database=database,
+                                                           clock=clock)
 
     @classmethod
     def from_config(cls, config: Config, *, clock: Clock | None = None,
@@ -274,12 +289,17 @@ class Interware:
 
     def close(self) -> None:
         """Stop the request executor; release the storage elements, the catalogs, the identity
-        provider's connections and the database."""
+        provider's connections; stop the messaging (what it holds is sent or buffered on disk);
+        release the database."""
         self.request_executor.close()
+        self.accounting.close()
         self.storage.close()
+        self.status.close()
         self.auth.close()
         if self.catalog is not None:
             self.catalog.close()
+        if self.messaging is not None:
+            self.messaging.close()
         self.database.close()
 
     def __enter__(self) -> Interware:

@@ -14,7 +14,9 @@ from dirac_server.errors import install_error_handlers
 from dirac_server.limits import BodySizeLimit
 from dirac_server.matching import MatchBatcher
 from dirac_server.periodic import TaskThread
+from dirac_server.portal import install as install_portal
 from dirac_server.routes import (
+    accounting,
     auth,
     auth_x509,
     catalog,
@@ -65,8 +67,9 @@ def create_app(interware: Interware, settings: ServerSettings | None = None) -> 
             interware.add_task(cleaning)
     install_error_handlers(app)
     for module in (wellknown, auth, auth_x509, sandboxes, jobs, pilots, catalog, requests, transformations,
-                   productions, config, health):
+                   productions, config, health, accounting):
         app.include_router(module.router)
+    install_portal(app, interware)  # the web portal at /portal (and / sends there)
     # a sandbox upload may be as large as a sandbox (and its multipart envelope)
     app.add_middleware(BodySizeLimit, limit=chosen.max_body_bytes,
                        paths={sandboxes.UPLOAD_PATH: chosen.sandbox_max_bytes + 64 * 1024})

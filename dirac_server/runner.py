@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -32,15 +33,17 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def _server(app: FastAPI, *, log_level: str = "warning") -> uvicorn.Server:
+def _server(app: FastAPI, *, log_level: str = "warning", own_logging: bool = True) -> uvicorn.Server:
+    extra: dict[str, Any] = {} if own_logging else {"log_config": None}
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                            timeout_keep_alive=30, backlog=2048)
+                            timeout_keep_alive=30, backlog=2048, **extra)
     return uvicorn.Server(config)
 
 
-def serve(app: FastAPI, sock: socket.socket, *, log_level: str = "info") -> None:
-    """Serve ``app`` on ``sock`` until interrupted."""
-    _server(app, log_level=log_level).run(sockets=[sock])
+def serve(app: FastAPI, sock: socket.socket, *, log_level: str = "info", own_logging: bool = True) -> None:
+    """Serve ``app`` on ``sock`` until interrupted. ``own_logging`` False leaves uvicorn's loggers
+    to the handlers the application configured (``dirac_core.logs.configure_logging``)."""
+    _server(app, log_level=log_level, own_logging=own_logging).run(sockets=[sock])
 
 
 def url_of(sock: socket.socket) -> str:

@@ -251,6 +251,10 @@ TABLE: list[tuple[str, Action, str, str]] = [
     ("service", A.SERVER_ADMIN, "-", "ok"),
     ("jobadmin", A.SERVER_ADMIN, "-", "403"),
     ("cs", A.SERVER_ADMIN, "-", "403"),
+    # --- resource statuses
+    ("service", A.STATUS_CHANGE, "-", "ok"),
+    ("operator", A.STATUS_CHANGE, "-", "ok"),
+    ("alice", A.STATUS_CHANGE, "-", "403"),
 ]
 
 

@@ -44,6 +44,11 @@ def test_demo_shows_what_works(tmp_path: Path) -> None:
     assert "1 demo-copy-raw │ Processed=4 │ Done=2 │ 100.0%" in out
     assert "2 tasks of 4 files" in out
     assert "first pass Ran, second pass NotDue" in out
+    # it ends with the accounting summary of the jobs that ran, and the web portal's address
+    assert re.search(r"Accounting: the jobs that ended .* DIRAC\.Embedded\.local │ \d+ │", out)
+    assert re.search(r"web portal: served at http://127\.0\.0\.1:\d+/portal/ while the demo ran "
+                     r"\(login page: HTTP 200", out)
+    assert f"run dirac-core server --local {tmp_path}, then open http://127.0.0.1:8000/portal/" in out
     assert (tmp_path / "dirac.sqlite").exists()
 
 

@@ -12,6 +12,10 @@ PUBLIC = {
         "BulkResult", "Clock", "Config", "Database", "DiracError", "FakeClock", "Interware",
         "SystemClock", "__version__", "load_config", "load_dirac_cfg",
     ],
+    "dirac_core.accounting": [
+        "KINDS", "SOURCES", "Accounting", "Aggregation", "Chart", "DataOperationRecord", "InvalidReport",
+        "JobRecord", "PilotRecord", "RecordType", "Report", "ReportKind", "TimeBin", "choose_bin",
+    ],
     "dirac_core.authorization": [
         "Action", "Decision", "InVO", "MatchScope", "Owned", "PilotRef", "allowed", "catalog_administers",
         "filter_allowed", "job_search_restrictions", "match_scope", "request_search_scope", "require",
@@ -33,6 +37,17 @@ PUBLIC = {
     "dirac_core.wms": [
         "JobCommand", "JobRequirements", "JobState", "MatchedJob", "ResourceDescription",
         "StatusUpdate", "SubmittedJob", "WorkloadManager",
+    ],
+    "dirac_core.messaging": [
+        "SCHEMA_VERSION", "DiskBuffer", "MessageKind", "Messaging", "MessagingHooks", "Publisher",
+        "PublisherStats", "start_messaging",
+    ],
+    "dirac_core.rss": [
+        "ALL", "POLICY_OWNER", "CalendarError", "Downtime", "DowntimeCalendar", "Element",
+        "ElementEvaluation", "ElementKey", "ElementType", "EvaluationReport", "EvaluationTask", "ExpiryTask",
+        "HistoryEntry", "PolicyOutcome", "ResourceStatus", "ResourceStatusSystem", "Severity", "StatusRecord",
+        "StatusType", "TestTransferTask", "TransferTest", "combine", "next_status", "parse_calendar",
+        "rss_tasks",
     ],
     "dirac_core.testing": ["FakeClock", "MemoryCatalog", "MemoryComputingElement", "MemoryStorage"],
     "dirac_core.transformation": [

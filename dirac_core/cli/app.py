@@ -13,9 +13,11 @@ from dirac_core.cli import pilot as pilot_commands
 from dirac_core.cli import proxy as proxy_commands
 from dirac_core.cli import server as server_commands
 from dirac_core.cli import session as session_commands
+from dirac_core.cli.accounting import accounting_app
 from dirac_core.cli.dm import dm_app
 from dirac_core.cli.jobs import job_app
 from dirac_core.cli.requests import request_app
+from dirac_core.cli.status import status_app
 from dirac_core.cli.transformations import production_app, transformation_app
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
@@ -37,6 +39,8 @@ app.add_typer(dm_app, name="dm")
 app.add_typer(request_app, name="request")
 app.add_typer(transformation_app, name="transformation")
 app.add_typer(production_app, name="production")
+app.add_typer(status_app, name="status")
+app.add_typer(accounting_app, name="accounting")
 
 
 @app.command()

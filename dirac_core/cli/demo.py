@@ -17,6 +17,7 @@ from rich.table import Table
 
 from dirac_core.checksums import adler32_file
 from dirac_core.cli.demo_pilots import job_outputs_to_storage, real_pilots
+from dirac_core.cli.demo_portal import portal_and_accounting
 from dirac_core.cli.demo_transformations import small_transformation
 from dirac_core.cli.demo_wms import workload
 from dirac_core.config import load_config, load_dirac_cfg
@@ -63,6 +64,7 @@ def run(console: Console, path: Path | None) -> None:
         small_transformation(console, iw, path)
         _data(console, path)
         _tasks(console, iw)
+        portal_and_accounting(console, iw, path, url)
     console.rule(f"done: the embedded interware lives in {path}")
 
 

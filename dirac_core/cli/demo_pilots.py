@@ -41,7 +41,7 @@ def real_pilots(console: Console, iw: Interware, path: Path, url: str | None) ->
         return pilot_script(target, stamp, server=url, token=token, extra=["--heartbeat", "1"])
 
     director = SiteDirector(config=iw.config, wms=iw.wms, pilots=iw.pilots, vo="demo", clock=iw.clock,
-                            make_ce=ce_factory(path / "ce-work"), script=script)
+                            make_ce=ce_factory(path / "ce-work"), script=script, gate=iw.status.gate)
     submitted = 0
     started = iw.clock.now()
     deadline = time.monotonic() + _DEADLINE

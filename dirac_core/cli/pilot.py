@@ -20,6 +20,7 @@ from rich.console import Console
 
 from dirac_core.config import Config
 from dirac_core.errors import DiracError
+from dirac_core.logs import LogFormat, configure_logging
 from dirac_core.model.clock import SystemClock
 from dirac_core.pilot.data import interware_transfers, remote_transfers
 from dirac_core.pilot.node import NodeInfo, TimeLeft, detect
@@ -59,10 +60,19 @@ def pilot(*, server: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_SERV
           heartbeat: Annotated[float, typer.Option(help="Heartbeat and watchdog period (s).")] = 60.0,
           container: Annotated[str | None, typer.Option(help="Run payloads in this Apptainer image.")] = None,
           tag: Annotated[list[str] | None, typer.Option(help="Tags this node offers.")] = None,
-          verbose: bool = False) -> None:
+          verbose: bool = False,
+          log_format: Annotated[LogFormat, typer.Option(
+              help="Log lines as text or as JSON objects (one per line).")] = LogFormat.TEXT,
+          log_file: Annotated[Path | None, typer.Option(
+              help="Append the log here (default: standard error).")] = None) -> None:
     """Pull jobs and run them until there is no more work or time (vacuum mode: just run it)."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stamp = stamp or f"vacuum-{uuid.uuid4().hex[:24]}"
+    level = logging.INFO if verbose else logging.WARNING
+    if log_format is LogFormat.JSON or log_file is not None:
+        configure_logging(log_format, level=level, file=log_file,
+                          fields={"component": "pilot", "pilot_stamp": stamp})
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (server is None) == (local is None):
         raise typer.BadParameter("give exactly one of --server URL (with --token or --proxy) or --local "
                                  "PATH")
@@ -70,7 +80,6 @@ def pilot(*, server: Annotated[str | None, typer.Option(envvar="DIRAC_PILOT_SERV
         raise typer.BadParameter("--server needs a pilot token (--token or DIRAC_PILOT_TOKEN) or a proxy "
                                  "(--proxy)")
     proxy = None if token else proxy  # a token given wins over $X509_USER_PROXY
-    stamp = stamp or f"vacuum-{uuid.uuid4().hex[:24]}"
     work = work_dir.resolve()
     wrapper = WrapperSettings(work_dir=work, heartbeat_seconds=heartbeat, limits=Limits(),
                               container=_container(container, work))

@@ -16,6 +16,7 @@ from rich.console import Console
 from dirac_core.auth.passwords import hash_password
 from dirac_core.config import Config, load_config
 from dirac_core.errors import DiracError
+from dirac_core.logs import LogFormat, configure_logging
 
 __all__ = ["auth_app", "register"]
 
@@ -54,16 +55,24 @@ def server(*, config: Annotated[Path | None, typer.Option(help="Site configurati
            site_director: Annotated[list[str] | None, typer.Option(
                help="Run the site director of this VO (pilots to the configured CEs).")] = None,
            ce_work_dir: Annotated[Path, typer.Option(
-               help="The site director's folder for CE files.")] = Path("ce-work")) -> None:
+               help="The site director's folder for CE files.")] = Path("ce-work"),
+           log_format: Annotated[LogFormat, typer.Option(
+               help="Log lines as text or as JSON objects (one per line).")] = LogFormat.TEXT,
+           log_file: Annotated[Path | None, typer.Option(
+               help="Append the log here (default: standard error).")] = None) -> None:
     """Run the reference server (DiracX-compatible API) in the foreground."""
     from dirac_core.interware import Interware
     from dirac_server import ServerSettings, create_app
+    from dirac_server.portal import allow_portal_login
     from dirac_server.runner import bind, serve, url_of
 
     console = Console()
+    own_logs = log_format is LogFormat.JSON or log_file is not None
+    if own_logs:
+        configure_logging(log_format, file=log_file, fields={"component": "server"})
     sock = bind(host, port)
     url = public_url or url_of(sock)
-    cfg = _config(config, local, url if (public_url or local) else None)
+    cfg = allow_portal_login(_config(config, local, url if (public_url or local) else None))
     passwords: dict[str, str] = {}
     if local is not None:
         cfg, passwords = dev_passwords(cfg)
@@ -74,12 +83,13 @@ def server(*, config: Annotated[Path | None, typer.Option(help="Site configurati
         raise typer.Exit(1) from None
     with iw:
         console.print(f"dirac-core server on [bold]{url}[/bold] ({iw.database.backend_description})")
+        console.print(f"  web portal: [bold]{cfg.auth.issuer.rstrip('/')}/portal/[/bold]")
         for user, password in sorted(passwords.items()):
             console.print(f"  development login: user [bold]{user}[/bold] password {password}")
         for vo in site_director or ():
             iw.add_task(_director_task(iw, vo, url, ce_work_dir.resolve()))
             console.print(f"  site director of VO {vo}: CE files in {ce_work_dir.resolve()}")
-        serve(create_app(iw, ServerSettings(tasks_every=tasks_every)), sock)
+        serve(create_app(iw, ServerSettings(tasks_every=tasks_every)), sock, own_logging=not own_logs)
 
 
 def _director_task(iw: Any, vo: str, url: str, work: Path) -> Any:
@@ -91,7 +101,7 @@ def _director_task(iw: Any, vo: str, url: str, work: Path) -> Any:
         return pilot_script(target, stamp, server=url, token=iw.auth.tokens.issue_pilot(vo, stamp))
 
     director = SiteDirector(config=iw.config, wms=iw.wms, pilots=iw.pilots, vo=vo, clock=iw.clock,
-                            make_ce=ce_factory(work), script=script)
+                            make_ce=ce_factory(work), script=script, gate=iw.status.gate)
     return DirectorTask(director)
 
 

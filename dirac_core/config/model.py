@@ -6,9 +6,11 @@ import attrs
 
 from dirac_core.config.auth import AuthSettings
 from dirac_core.config.database import DatabaseSettings
+from dirac_core.config.messaging import MessagingSettings
 from dirac_core.config.operations import Operations
 from dirac_core.config.registry import Registry
 from dirac_core.config.requests import RequestSettings
+from dirac_core.config.resource_status import ResourceStatusSettings
 from dirac_core.config.resources import Resources
 from dirac_core.config.sandboxes import SandboxSettings
 from dirac_core.errors import ConfigError
@@ -32,6 +34,8 @@ class Config:
     auth: AuthSettings = attrs.Factory(AuthSettings)
     sandboxes: SandboxSettings = attrs.Factory(SandboxSettings)
     requests: RequestSettings = attrs.Factory(RequestSettings)
+    messaging: MessagingSettings = attrs.Factory(MessagingSettings)
+    resource_status: ResourceStatusSettings = attrs.Factory(ResourceStatusSettings)
 
     def __attrs_post_init__(self) -> None:
         problems: list[tuple[str, str]] = []

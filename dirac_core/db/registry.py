@@ -11,11 +11,13 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from dirac_core.db.tables import (
+    accounting,
     auth,
     catalog,
     core,
     productions,
     requests,
+    rss,
     staging,
     transformations,
     wms,
@@ -27,4 +29,5 @@ __all__ = ["all_metadata"]
 def all_metadata() -> tuple[MetaData, ...]:
     """Every system's ``MetaData``, ``core`` first (later systems may refer to it)."""
     return (core.metadata, wms.metadata, auth.metadata, catalog.metadata, staging.metadata,
-            requests.metadata, transformations.metadata, productions.metadata)
+            requests.metadata, transformations.metadata, productions.metadata,
+            rss.metadata, accounting.metadata)

@@ -15,12 +15,14 @@
   executor's ``RegisterFile``).
 
 Hooks: ``dirac_file_registered`` after a file is registered, ``dirac_transfer_done`` after a copy
-(``third_party`` says whether the target's storage copied it itself).
+(``third_party`` says whether the target's storage copied it itself), ``dirac_data_operation`` after
+each upload, replication or download, or its failure (bytes and seconds: accounting).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -88,7 +90,13 @@ class DataManager:
         lfn = normalize_lfn(lfn)
         source = Path(source)
         checksum = adler32_file(source)
-        stat = self.storage[se].put(source, lfn, checksum=checksum)
+        started = time.monotonic()
+        try:
+            stat = self.storage[se].put(source, lfn, checksum=checksum)
+        except DiracError as exc:
+            self._operation("Upload", lfn, started, target=se, error=exc)
+            raise
+        self._operation("Upload", lfn, started, target=se, size=stat.size)
         entry = FileEntry(lfn=lfn, size=stat.size, checksum=checksum, guid=guid or str(uuid.uuid4()))
         try:
             self._register(entry, se)
@@ -169,14 +177,18 @@ class DataManager:
         entry, ses, why = self._replicas(lfn)
         target = Path(destination) / lfn.rsplit("/", 1)[1]
         target.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
         for name in ses:
             try:
                 self.storage[name].get(lfn, target, checksum=entry.checksum)
             except (StorageError, NotFound) as exc:
                 why.append(f"{name}: {exc}")
                 continue
+            self._operation("Download", lfn, started, source=name, size=entry.size or 0)
             return target
-        raise StorageError(f"no replica of {lfn} could be read: " + "; ".join(why), lfn=lfn)
+        error = StorageError(f"no replica of {lfn} could be read: " + "; ".join(why), lfn=lfn)
+        self._operation("Download", lfn, started, error=error)
+        raise error
 
     def replicate_and_register(self, lfn: str, target_se: str, *, source_se: str | None = None) -> StoredFile:
         """Copy ``lfn`` to ``target_se`` from ``source_se`` (or the best replica) and register it.
@@ -192,7 +204,13 @@ class DataManager:
             return StoredFile(lfn=lfn, se=target_se, size=entry.size, checksum=entry.checksum or "",
                               registered=True)
         sources = [source_se] if source_se is not None else [s for s in ses if s != target_se]
-        done = replicate(self.storage, entry, sources, target_se, why=why)
+        started = time.monotonic()
+        try:
+            done = replicate(self.storage, entry, sources, target_se, why=why)
+        except DiracError as exc:
+            self._operation("Replication", lfn, started, source=source_se or "", target=target_se, error=exc)
+            raise
+        self._operation("Replication", lfn, started, source=done.source, target=target_se, size=done.size)
         copied = StoredFile(lfn=lfn, se=target_se, size=done.size, checksum=entry.checksum or "",
                             registered=True, method=done.method, tpc_error=done.tpc_error)
         try:
@@ -257,6 +275,17 @@ class DataManager:
                 continue
             result.add_ok(given, None)
         return result
+
+    def _operation(self, operation: str, lfn: str, started: float, *, source: str = "", target: str = "",
+                   size: int = 0, error: DiracError | None = None) -> None:
+        """``dirac_data_operation`` for one file (``started``: ``time.monotonic()`` before the copy);
+        a failing implementation is logged: the file moved (or did not) whatever it says."""
+        try:
+            self._notify("dirac_data_operation", operation=operation, lfns=[lfn], source=source,
+                         target=target, size=size, seconds=max(0.0, time.monotonic() - started),
+                         error=None if error is None else str(error))
+        except Exception:
+            log.exception("dirac_data_operation failed for %s of %s", operation, lfn)
 
     def _notify(self, hook: str, **arguments: Any) -> None:
         if self.hooks is None:

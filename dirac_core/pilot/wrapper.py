@@ -243,19 +243,21 @@ class JobWrapper:
         tree = ProcessTree(process.pid, work_dir=work)
         limits = self._limits(job)
         stopped: str | None = None
+        sampled = 0.0  # CPU seconds of the tree at the last sample (orphaned processes included)
         while True:
-            try:
-                code = process.wait(timeout=self.settings.heartbeat_seconds)
+            ended = _reap(process, self.settings.heartbeat_seconds)
+            if ended is not None:
                 break
-            except subprocess.TimeoutExpired:
-                pass
             sample = tree.measure(time.monotonic() - started, self.time_left())
+            sampled = max(sampled, sample.cpu)
             stopped = verdict(sample, limits) or self._heartbeat(job_id, sample.cpu, sample.rss_mb)
             if stopped is not None:
                 tree.stop()
-                code = process.wait()
+                ended = _reap(process, None)
                 break
-        self._keep_parameters(job_id, code, out_path, time.monotonic() - started)
+        assert ended is not None
+        code, cpu = ended
+        self._keep_parameters(job_id, code, out_path, time.monotonic() - started, max(cpu, sampled))
         return code, stopped
 
     def _limits(self, job: JobDescription) -> Limits:
@@ -275,12 +277,13 @@ class JobWrapper:
         commands = answer.ok.get(job_id, [])
         return "Kill" if any(c.command == "Kill" for c in commands) else None
 
-    def _keep_parameters(self, job_id: int, code: int, out_path: Path, wall: float) -> None:
+    def _keep_parameters(self, job_id: int, code: int, out_path: Path, wall: float, cpu: float) -> None:
         tail = _tail(out_path, self.settings.stdout_tail_lines)
         try:
             self.services.set_parameters(job_id, {"ExitCode": code, "StandardOutput": tail,
                                                   "HostName": socket.gethostname(),
-                                                  "WallClockTime(s)": round(wall, 2)})
+                                                  "WallClockTime(s)": round(wall, 2),
+                                                  "TotalCPUTime(s)": round(cpu, 2)})
         except DiracError as exc:
             log.warning("job %s: could not keep its parameters: %s", job_id, exc)
 
@@ -316,6 +319,31 @@ class JobWrapper:
         except DiracError as exc:
             raise _Failed("Uploading Output Data", str(exc)[:255]) from exc
         self._job.pending.extend(uploaded.requests)
+
+
+def _reap(process: subprocess.Popen[bytes], timeout: float | None) -> tuple[int, float] | None:
+    """Wait for the payload to exit (at most ``timeout`` seconds; None: as long as it takes): its
+    exit code and the CPU seconds it used, or None when it still runs.
+
+    The CPU time is the kernel's resource usage of the reaped process, which includes every
+    descendant it waited for: what ``Popen.wait`` would throw away. A payload reaped by someone
+    else (a SIGCHLD handler) falls back on ``Popen.wait`` and reports no CPU time.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        try:
+            pid, status, usage = os.wait4(process.pid, 0 if deadline is None else os.WNOHANG)
+        except ChildProcessError:
+            return process.wait(), 0.0
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
+            return process.returncode, usage.ru_utime + usage.ru_stime
+        left = deadline - time.monotonic() if deadline is not None else 0.0
+        if left <= 0:
+            return None
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 0.05)
 
 
 def _matching(work: Path, patterns: Sequence[str]) -> list[Path]:

@@ -25,6 +25,7 @@ class PluginGroup(StrEnum):
     SPLITTERS = "dirac.splitters"
     OPERATION_HANDLERS = "dirac.operation_handlers"
     POLICIES = "dirac.policies"
+    MESSAGE_QUEUES = "dirac.message_queues"
     CONFIG_SECTIONS = "dirac.config_sections"
     HOOKS = "dirac.hooks"
 

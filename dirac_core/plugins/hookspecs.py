@@ -42,13 +42,14 @@ def dirac_validate_job(description: Mapping[str, Any], owner: str, group: str, v
 
 
 @hookspec
-def dirac_job_status_changed(job_ids: Sequence[int], status: str, minor_status: str,
-                             timestamp: datetime, source: str) -> None:
+def dirac_job_status_changed(job_ids: Sequence[int], status: str, minor_status: str,  # noqa: PLR0917
+                             timestamp: datetime, source: str, previous: Mapping[int, str]) -> None:
     """Jobs moved to ``status``; called after the change is committed.
 
-    For notification (message queues, accounting, monitoring); the return
-    value is ignored and an exception is logged, never propagated into the
-    state change that already happened.
+    ``previous`` maps each job id to the status it left. For notification
+    (message queues, accounting, monitoring); the return value is ignored and
+    an exception is logged, never propagated into the state change that
+    already happened.
     """
 
 
@@ -63,7 +64,15 @@ def dirac_match_priority(job: Mapping[str, Any], resource: Mapping[str, Any],
 
 @hookspec
 def dirac_pilot_event(pilot_stamp: str, event: str, details: Mapping[str, Any]) -> None:
-    """A pilot was submitted, started, matched a job, or ended."""
+    """Something happened to a pilot; called after it is stored.
+
+    ``event`` is ``"registered"`` (details: the pilot's record: ``vo``, ``status``,
+    ``destination_site``, ``queue``, ``grid_type``, ``grid_site``, ``pilot_reference``, and
+    ``time``), ``"started"`` (now Running) or ``"ended"`` (a final status) (details: ``vo``,
+    ``status``, ``previous_status``, ``reason``, ``time``, ``previous_update``,
+    ``submission_time``); other events may come, so ignore unknown ones. For notification: an
+    exception is logged, never propagated.
+    """
 
 
 @hookspec
@@ -80,6 +89,19 @@ def dirac_transfer_done(lfns: Sequence[str], source: str, target: str, third_par
     this machine), False when they went through a scratch file (download, then upload).
     Implementations written before ``third_party`` existed keep working: pluggy passes each
     implementation only the arguments it names.
+    """
+
+
+@hookspec
+def dirac_data_operation(operation: str, lfns: Sequence[str], source: str, target: str,  # noqa: PLR0917
+                         size: int, seconds: float, error: str | None) -> None:
+    """The data manager moved files, or failed to (accounting and monitoring).
+
+    ``operation`` is ``Upload`` (local disk to ``target``), ``Replication`` (``source`` to
+    ``target``) or ``Download`` (``source`` to local disk); an empty name is local disk (or, for
+    a failure, an SE not chosen yet). ``size`` is the bytes moved, ``seconds`` how long it took,
+    ``error`` None on success, else why it failed. The return value is ignored and an exception
+    is logged, never propagated into the data manager.
     """
 
 

@@ -41,6 +41,7 @@ BACKEND_EXTRAS: dict[str, str] = {
     "htcondor2": "htcondor",
     "classad2": "htcondor",
     "gfal2": "gfal2",
+    "stomp": "messaging",
 }
 
 

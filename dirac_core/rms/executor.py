@@ -192,11 +192,13 @@ class RequestExecutor:
         try:
             return self.execute(request, held=held)
         except Exception:
-            log.exception("request %s: execution failed", request.request_id)
+            log.exception("request %s: execution failed", request.request_id,
+                          extra={"request_id": request.request_id})
             try:
                 self.store.release([request.request_id] if request.request_id is not None else [])
             except Exception as exc:  # the database is gone: the cleaning task will kick it
-                log.warning("request %s could not be given back: %s", request.request_id, exc)
+                log.warning("request %s could not be given back: %s", request.request_id, exc,
+                            extra={"request_id": request.request_id})
             return None
 
     # -- one request ----------------------------------------------------------------------
@@ -284,7 +286,8 @@ class RequestExecutor:
         try:
             handler.execute(request, operation, context)
         except Exception as exc:  # a handler bug or an outage: keep the request, say why
-            log.exception("request %s: %s handler failed", request.request_id, operation.type)
+            log.exception("request %s: %s handler failed", request.request_id, operation.type,
+                          extra={"request_id": request.request_id})
             operation.error = request.error = f"{operation.type}: {type(exc).__name__}: {exc}"[:2048]
             return False
         return True
@@ -301,12 +304,14 @@ class RequestExecutor:
             try:
                 self.finalizer.finalize(request.job_id)
             except DiracError as exc:
-                log.warning("request %s: job %s not finalized: %s", request.request_id, request.job_id, exc)
+                log.warning("request %s: job %s not finalized: %s", request.request_id, request.job_id, exc,
+                            extra={"request_id": request.request_id, "job_id": request.job_id})
         if self.hooks is not None:
             try:
                 self.hooks.hook.dirac_request_done(request=request)
             except Exception:  # notification must not undo what was stored
-                log.exception("dirac_request_done failed for request %s", request.request_id)
+                log.exception("dirac_request_done failed for request %s", request.request_id,
+                              extra={"request_id": request.request_id})
 
 
 def _fail_operation(operation: Operation, reason: str) -> None:

@@ -8,7 +8,8 @@ pilots by themselves):
    recorded, and the output of each pilot that ended is fetched and kept
    (:meth:`~dirac_core.wms.pilots.PilotRegistry.keep_output`), so that a
    job's pilot log stays reachable after the CE has forgotten it;
-2. for each queue of a site in the mask, pilots to submit =
+2. for each queue of a site in the mask that the resource status system leaves open
+   (``gate``: not a Banned or Probing site, CE or queue), pilots to submit =
    min(free slots of the queue, waiting jobs that queue could run minus its
    pilots still waiting, the per-cycle cap);
 3. a queue whose CE cannot be reached or fails is skipped, with a back-off
@@ -34,6 +35,7 @@ from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
 from dirac_core.model.pilot import PilotStatus
 from dirac_core.plugins.computing import ComputingElement, free_slots
+from dirac_core.wms.matching import Gate, SiteGate
 from dirac_core.wms.pilots import PilotRecord, PilotRegistry
 from dirac_core.wms.resource import ResourceDescription
 
@@ -104,6 +106,7 @@ class SiteDirector:
     token). ``wms`` is the WMS engine (its ``waiting_for``), ``pilots`` the
     pilot registry. Outputs of pilots that ended are fetched for ``output_window``
     after their end (an output the CE no longer has is kept as a note in stderr).
+    ``gate`` (``Interware.status.gate``) closes queues whose site, CE or queue is not usable.
     """
 
     def __init__(self, *, config: Config, wms: Any, pilots: PilotRegistry, vo: str, clock: Clock,
@@ -111,8 +114,9 @@ class SiteDirector:
                  script: Callable[[QueueTarget, str], str], per_cycle_cap: int = 20,
                  backoff: timedelta = timedelta(minutes=1),
                  max_backoff: timedelta = timedelta(hours=1),
-                 output_window: timedelta = timedelta(days=1)) -> None:
+                 output_window: timedelta = timedelta(days=1), gate: Gate | None = None) -> None:
         self.config = config
+        self.gate = gate
         self.wms = wms
         self.pilots = pilots
         self.vo = vo
@@ -143,6 +147,11 @@ class SiteDirector:
                 found.extend(QueueTarget(site=site.name, ce=ce, queue=q) for q in ce.queues.values())
         return found
 
+    def _gate(self, target: QueueTarget) -> SiteGate:
+        if self.gate is None:
+            return SiteGate.OPEN
+        return self.gate(target.site, target.ce.name, target.queue.name, self.vo)
+
     def _ce(self, target: QueueTarget) -> ComputingElement:
         ce = self._ces.get(target.key)
         if ce is None:
@@ -161,6 +170,8 @@ class SiteDirector:
         for key, target in targets.items():
             if not self.config.resources.is_allowed(target.site):
                 report.skipped[key] = "site not in the mask"
+            elif (gate := self._gate(target)) is not SiteGate.OPEN:
+                report.skipped[key] = f"resource status: {gate}"
             elif self.backoff.waiting(key, now):
                 report.skipped[key] = f"backing off until {self.backoff.until[key].isoformat()}"
             elif key not in report.errors:

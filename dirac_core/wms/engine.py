@@ -433,11 +433,12 @@ class WorkloadManager:
         groups: dict[tuple[JobStatus, str, datetime, str], list[int]] = defaultdict(list)
         for c in changes:
             groups[(c.new, c.minor_status, c.when, c.source)].append(c.job_id)
+        old = {c.job_id: c.old.value for c in changes}
         for (status, minor, when, source), ids in groups.items():
             try:
                 self.hooks.hook.dirac_job_status_changed(job_ids=ids, status=status.value,
                                                          minor_status=minor, timestamp=when,
-                                                         source=source)
+                                                         source=source, previous={i: old[i] for i in ids})
             except Exception:  # a notification must never undo a committed change
                 log.exception("dirac_job_status_changed hook failed")
 

@@ -35,7 +35,15 @@ from dirac_core.model.identity import Identity
 from dirac_core.wms.caching import SingleFlight
 from dirac_core.wms.claims import Claimer, ClaimRequest, claimer_for
 from dirac_core.wms.limiter import Limiter
-from dirac_core.wms.matching import OwnerFilter, excluded, owner_filter, queue_matches, tags_wanted
+from dirac_core.wms.matching import (
+    Gate,
+    OwnerFilter,
+    SiteGate,
+    excluded,
+    owner_filter,
+    queue_matches,
+    tags_wanted,
+)
 from dirac_core.wms.requirements import JobRequirements
 from dirac_core.wms.resource import ResourceDescription
 
@@ -126,6 +134,7 @@ class _Plan(NamedTuple):
     required: frozenset[str]
     in_mask: bool
     key: tuple[Any, ...]
+    closed: bool = False
 
 
 class Matcher:
@@ -145,6 +154,9 @@ class Matcher:
         self._lock = threading.Lock()
         self._skip_locked = database.supports_skip_locked
         self._claimer: Claimer | None = None  # chosen on the first claim, once connected
+        #: the resource status system's verdict on a resource's site, CE and queue (None: all open);
+        #: Probing narrows it to Test jobs as the mask does, Banned gives it nothing
+        self.gate: Gate | None = None
 
     # -- public -----------------------------------------------------------
 
@@ -204,7 +216,12 @@ class Matcher:
         owners = owner_filter(identity, self._config.registry, resource)
         offered, required = tags_wanted(resource)
         in_mask = self._config.resources.is_allowed(resource.site)
-        return _Plan(resource, owners, offered, required, in_mask, (resource.key(), owners, in_mask))
+        gate = (SiteGate.OPEN if self.gate is None
+                else self.gate(resource.site, resource.grid_ce, resource.queue, identity.vo))
+        in_mask = in_mask and gate is SiteGate.OPEN
+        closed = gate is SiteGate.CLOSED
+        return _Plan(resource, owners, offered, required, in_mask, (resource.key(), owners, in_mask, closed),
+                     closed)
 
     def _match_one(self, conn: Connection, claimer: Claimer, plan: _Plan, request: ClaimRequest,
                    limiter: Limiter) -> MatchedJob | None:
@@ -235,6 +252,8 @@ class Matcher:
     # -- selection ----------------------------------------------------------
 
     def _eligible_queues(self, plan: _Plan, queues: Queues) -> list[int]:
+        if plan.closed:
+            return []
         version = queues.version
         cached = self._eligible.get(plan.key)
         if cached is not None and cached[0] == version:

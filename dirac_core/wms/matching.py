@@ -8,7 +8,8 @@ banned site never matches; a site outside the site mask only gets Test jobs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from enum import StrEnum
 
 import attrs
 
@@ -19,10 +20,23 @@ from dirac_core.model.identity import Identity
 from dirac_core.wms.requirements import JobRequirements
 from dirac_core.wms.resource import ResourceDescription, _is_any
 
-__all__ = ["OwnerFilter", "owner_filter", "queue_matches", "tags_wanted"]
+__all__ = ["Gate", "OwnerFilter", "SiteGate", "owner_filter", "queue_matches", "tags_wanted"]
 
 #: A negative condition: job attribute (JobType, Owner, OwnerGroup) -> values excluded.
 Exclusions = Mapping[str, frozenset[str]]
+
+
+class SiteGate(StrEnum):
+    """What the resource status system lets through to a site, CE or queue (on top of the mask):
+    everything, Test jobs only (Probing: like a site outside the mask), or nothing (Banned)."""
+
+    OPEN = "open"
+    TEST_ONLY = "test-only"
+    CLOSED = "closed"
+
+
+#: (site, CE or None, queue or None, VO) -> the gate; the resource status system's ``gate``
+Gate = Callable[[str, str | None, str | None, str], SiteGate]
 
 
 @attrs.frozen

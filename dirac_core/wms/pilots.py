@@ -3,15 +3,20 @@
 Statuses follow :data:`~dirac_core.model.pilot.PILOT_TRANSITIONS`: a late
 report from a computing element cannot move a finished pilot backwards (it
 fails that pilot's item with ``InvalidTransition``; DIRAC writes anything).
+After the change is committed, ``dirac_pilot_event`` is called for each pilot
+registered (``"registered"``), that started (``"started"``: now Running) or
+ended (``"ended"``: a final status).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
+import pluggy
 from sqlalchemy import delete, func, insert, select, update
 
 from dirac_core.db.database import Database
@@ -23,6 +28,8 @@ from dirac_core.model.status import check_transition
 from dirac_core.wms.store import ids_in
 
 __all__ = ["PILOT_COLUMNS", "PilotRecord", "PilotRegistry"]
+
+log = logging.getLogger(__name__)
 
 #: Search column (DiracX's name) -> ``wms_pilots`` column.
 PILOT_COLUMNS = {"PilotStamp": "pilot_stamp", "VO": "vo", "GridType": "grid_type",
@@ -67,9 +74,11 @@ def _search_value(name: str, value: Any) -> Any:
 class PilotRegistry:
     """Register pilots, move their statuses, look them up."""
 
-    def __init__(self, *, database: Database, clock: Clock) -> None:
+    def __init__(self, *, database: Database, clock: Clock,
+                 hooks: pluggy.PluginManager | None = None) -> None:
         self._database = database
         self._clock = clock
+        self._hooks = hooks
 
     def register(self, records: Sequence[PilotRecord]) -> BulkResult[str, None]:
         """Add pilots; a stamp already known fails its item with ``AlreadyExists``."""
@@ -91,6 +100,7 @@ class PilotRegistry:
                 result.add_ok(record.pilot_stamp, None)
             if rows:
                 conn.execute(insert(pilots), rows)
+        self._notify([(row["pilot_stamp"], "registered", {**row, "time": now}) for row in rows])
         return result
 
     def set_status(self, updates: Mapping[str, tuple[PilotStatus | str, str]]
@@ -98,9 +108,11 @@ class PilotRegistry:
         """Move pilots to new statuses (with a reason); the table refuses backward moves."""
         result: BulkResult[str, PilotStatus] = BulkResult()
         now = self._clock.now()
+        events: list[tuple[str, str, dict[str, Any]]] = []
         with self._database.begin() as conn:
-            current = dict(conn.execute(select(pilots.c.pilot_stamp, pilots.c.status)
-                                        .where(pilots.c.pilot_stamp.in_(list(updates)))).all())
+            rows = {row["pilot_stamp"]: row for row in conn.execute(
+                select(pilots).where(pilots.c.pilot_stamp.in_(list(updates)))).mappings()}
+            current = {stamp: row["status"] for stamp, row in rows.items()}
             for stamp, (wanted, reason) in updates.items():
                 if stamp not in current:
                     result.add_failed(stamp, NotFound(f"pilot {stamp} not found", pilot=stamp))
@@ -115,7 +127,26 @@ class PilotRegistry:
                 conn.execute(update(pilots).where(pilots.c.pilot_stamp == stamp).values(
                     status=status, status_reason=reason[:255], last_update_time=now))
                 result.add_ok(stamp, status)
+                event = "ended" if status.is_final else "started" if status is PilotStatus.RUNNING else None
+                if event is not None and status is not current[stamp]:
+                    previous = rows[stamp]
+                    events.append((stamp, event, {
+                        "status": status, "reason": reason, "time": now, "vo": previous["vo"],
+                        "previous_status": previous["status"],
+                        "previous_update": previous["last_update_time"],
+                        "submission_time": previous["submission_time"]}))
+        self._notify(events)
         return result
+
+    def _notify(self, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """``dirac_pilot_event`` for committed changes; a failing implementation is logged only."""
+        if self._hooks is None or not events:
+            return
+        for stamp, event, details in events:
+            try:
+                self._hooks.hook.dirac_pilot_event(pilot_stamp=stamp, event=event, details=details)
+            except Exception:  # a notification must never undo a committed change
+                log.exception("dirac_pilot_event hook failed for pilot %s", stamp)
 
     def get(self, stamps: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The records of the pilots that exist, with DiracX's column names."""
@@ -150,6 +181,17 @@ class PilotRegistry:
                 for job_id, stamp in conn.execute(select(job_to_pilot.c.job_id,
                                                          job_to_pilot.c.pilot_stamp).where(where)):
                     out[stamp].append(job_id)
+        return out
+
+    def status_counts(self, since: datetime) -> dict[tuple[str, str, str], dict[PilotStatus, int]]:
+        """Pilots updated since ``since``, counted per (site, CE, queue) and status, every VO (the
+        resource status system's pilot efficiencies); one grouped query."""
+        cols = (pilots.c.grid_site, pilots.c.destination_site, pilots.c.queue, pilots.c.status)
+        out: dict[tuple[str, str, str], dict[PilotStatus, int]] = {}
+        with self._database.begin(read_only=True) as conn:
+            for site, ce, queue, status, count in conn.execute(
+                    select(*cols, func.count()).where(pilots.c.last_update_time >= since).group_by(*cols)):
+                out.setdefault((site, ce, queue), {})[status] = int(count)
         return out
 
     def active(self, vo: str) -> list[dict[str, Any]]:

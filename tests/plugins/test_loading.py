@@ -16,7 +16,8 @@ def test_groups_are_the_designed_ones() -> None:
     assert {str(g) for g in PluginGroup} == {
         "dirac.computing_elements", "dirac.batch_systems", "dirac.transports",
         "dirac.storage_protocols", "dirac.catalogs", "dirac.identity_providers", "dirac.splitters",
-        "dirac.operation_handlers", "dirac.policies", "dirac.config_sections", "dirac.hooks"}
+        "dirac.operation_handlers", "dirac.policies", "dirac.message_queues", "dirac.config_sections",
+        "dirac.hooks"}
     assert PluginGroup.HOOKS not in DRIVER_GROUPS
 
 

@@ -98,7 +98,10 @@ jobs = Table(
     Column("reschedule_counter", Integer(), nullable=False, default=0),
     Column("verified_flag", Boolean(), nullable=False, default=True),
     Column("accounted_flag", Boolean(), nullable=False, default=False),
-    Index(None, "status"),
+    # a status, then the VO every search by a user adds, then the key pages are sorted by: the job
+    # monitor's page (status and VO given, newest first) reads 100 entries in order, and its total
+    # and the status counts of a VO are counted in this index alone (migration 0017)
+    Index(None, "status", "vo", "job_id"),
     Index(None, "site", "status"),
     Index(None, "owner"),
     Index(None, "owner_group"),

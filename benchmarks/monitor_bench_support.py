@@ -1,0 +1,101 @@
+"""A million jobs in ``wms_jobs``, written through the bare DBAPI, for the job monitor benchmark.
+
+The jobs belong to one VO (the worst case for its administrator's queries), 200 owners in 10
+groups, 200 sites, statuses in the proportions of a busy production system (mostly ended).
+Rows are generated in chunks and written with the driver's fastest plain path: ``executemany``
+(MariaDB's driver turns it into multi-row INSERTs; SQLite runs it in C) or ``COPY`` (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dirac_core.db import Database
+
+VO = "demo"
+OWNERS = [f"user{i:03d}" for i in range(200)]
+GROUPS = [f"group{i}" for i in range(10)]
+SITES = [f"LCG.Site{i:03d}.org" for i in range(200)]
+#: status -> share of the jobs (sums to 1)
+STATUSES = {"Done": 0.55, "Failed": 0.10, "Killed": 0.03, "Completed": 0.02, "Running": 0.08,
+            "Waiting": 0.15, "Matched": 0.02, "Received": 0.02, "Checking": 0.01, "Stalled": 0.01,
+            "Deleted": 0.01}
+COLUMNS = ("job_id", "status", "minor_status", "application_status", "owner", "owner_group", "vo",
+           "job_name", "job_type", "job_group", "site", "user_priority", "cpu_time", "submission_time",
+           "last_update_time", "reschedule_time", "start_exec_time", "end_exec_time", "heartbeat_time",
+           "reschedule_counter", "verified_flag", "accounted_flag")
+CHUNK = 50_000
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _rows(count: int, seed: int = 11) -> Iterator[list[tuple[Any, ...]]]:
+    rng = random.Random(seed)
+    names, weights = list(STATUSES), list(STATUSES.values())
+    chunk: list[tuple[Any, ...]] = []
+    for job_id in range(1, count + 1):
+        status = rng.choices(names, weights)[0]
+        owner = rng.randrange(len(OWNERS))
+        submitted = (START + timedelta(seconds=job_id * 2.5)).replace(tzinfo=None)
+        queued = status in ("Waiting", "Received", "Checking")
+        started = None if queued else submitted + timedelta(minutes=10)
+        ended = started + timedelta(hours=2) if started is not None and status in (
+            "Done", "Failed", "Killed", "Completed") else None
+        chunk.append((job_id, status, "Execution Complete" if status == "Done" else "", "Unknown",
+                      OWNERS[owner], GROUPS[owner % len(GROUPS)], VO, f"job_{job_id}", "User",
+                      f"prod_{job_id // 10_000}", rng.choice(SITES) if started else "ANY",
+                      rng.randrange(10), 86_400, submitted, ended or started or submitted, None, started,
+                      ended, ended or started, 0, True, False))
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """SQLite stores SQLAlchemy's DateTime as ISO text with microseconds."""
+    return tuple(v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for v in row)
+
+
+def fill_jobs(database: Database, count: int) -> float:
+    """Write ``count`` jobs into an empty ``wms_jobs``; the seconds it took."""
+    start = time.perf_counter()
+    raw = database.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        dialect = database.dialect
+        names = ", ".join(COLUMNS)
+        for chunk in _rows(count):
+            if dialect == "postgresql":
+                with cursor.copy(f"COPY wms_jobs ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                    for row in chunk:
+                        copy.write_row(row)
+            elif dialect == "sqlite":
+                cursor.execute("BEGIN")
+                cursor.executemany(f"INSERT INTO wms_jobs ({names}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                                   [_sqlite_row(r) for r in chunk])
+            else:
+                cursor.executemany(f"INSERT INTO wms_jobs ({names}) VALUES "
+                                   f"({', '.join(['%s'] * len(COLUMNS))})", chunk)
+            raw.commit()
+        if dialect == "postgresql":
+            raw.commit()
+    finally:
+        raw.close()
+    settle(database)
+    return time.perf_counter() - start
+
+
+def settle(database: Database) -> None:
+    """Statistics as a server keeps them after a bulk load: PostgreSQL ``VACUUM ANALYZE`` (the
+    visibility map makes index-only scans possible), MariaDB ``ANALYZE TABLE``, SQLite ``ANALYZE``."""
+    if database.dialect == "postgresql":
+        with database.autocommit() as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE wms_jobs")
+    else:
+        with database.begin() as conn:
+            conn.exec_driver_sql("ANALYZE TABLE wms_jobs" if database.dialect == "mysql" else "ANALYZE")
