@@ -1,10 +1,12 @@
-"""Refuse request bodies over the configured size with 413, before reading them whole."""
+"""Refuse request bodies over the configured size with 413, before reading them whole, and URLs
+carrying a NUL character with 400 (no database stores one: PostgreSQL refuses it with an error)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import HTTPException
 
@@ -23,6 +25,9 @@ class BodySizeLimit:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")) or "\x00" in scope.get("path", ""):
+            await _refuse(send, 400, "a NUL character in the URL")
             return
         limit = self.paths.get(scope.get("path", ""), self.limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -62,8 +67,12 @@ class _TooLarge(HTTPException):
 
 
 async def _too_large(send: Any, limit: int) -> None:
-    body = json.dumps({"detail": f"request body over {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await _refuse(send, 413, f"request body over {limit} bytes")
+
+
+async def _refuse(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

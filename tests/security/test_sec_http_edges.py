@@ -103,3 +103,22 @@ def test_sizes_at_the_limits_are_stored(client: TestClient, iw: Interware, size:
     assert answer.status_code == 200 and not answer.json()["failed"], answer.text
     found = client.post("/api/catalog/files/get", json={"lfns": [f"/demo/s{size}"]}, headers=admin).json()
     assert found["ok"][f"/demo/s{size}"]["size"] == size
+
+
+def test_a_nul_character_in_the_url_is_refused_before_any_database() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from dirac_server.limits import BodySizeLimit
+
+    app = FastAPI()
+
+    @app.get("/echo")
+    def echo(type: str = "") -> dict[str, str]:
+        return {"type": type}
+
+    app.add_middleware(BodySizeLimit, limit=1000)
+    with TestClient(app) as client:
+        assert client.get("/echo", params={"type": "ok"}).json() == {"type": "ok"}
+        refused = client.get("/echo", params={"type": "a\x00b"})
+        assert refused.status_code == 400 and "NUL" in refused.json()["detail"]

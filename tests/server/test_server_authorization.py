@@ -28,7 +28,9 @@ from dirac_server import ServerSettings, create_app
 PUBLIC_PREFIXES = ("/api/health/", "/.well-known/", "/api/auth/")
 PUBLIC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
                 # authorized by the short-lived signed token in the form or query, as S3 URLs are
-                "/api/jobs/sandbox/upload", "/api/jobs/sandbox/download"}
+                "/api/jobs/sandbox/upload", "/api/jobs/sandbox/download",
+                # the portal's entry and login pages (its other pages need a session: checked below)
+                "/", "/portal/", "/portal/login", "/portal/auth/start", "/portal/auth/callback"}
 
 #: the grid of the transformation tests, plus a configuration administrator (dave), catalog
 #: administrators in both VOs (admin in demo, olga in other) and a password hash (a secret)
@@ -104,6 +106,13 @@ def test_every_route_but_the_public_ones_needs_a_token(client: TestClient) -> No
         if _public(template):
             continue
         path = re.sub(r"\{[^}]+\}", "1", template)
+        if template.startswith("/portal/"):  # pages: no session cookie -> sent to the login page
+            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+                answer = client.request(method, path, follow_redirects=False)
+                assert answer.status_code in {303, 401, 403}, (method, template, answer.status_code)
+                if answer.status_code == 303:
+                    assert answer.headers["location"].startswith("/portal/login"), (method, template)
+            continue
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             answer = client.request(method, path)
             assert answer.status_code == 401, (method, template, answer.status_code, answer.text)
