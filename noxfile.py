@@ -31,6 +31,9 @@ DEBIAN_PACKAGES = ["libmariadb-dev", "pkg-config", "gcc", "slurm-wlm", "munge", 
                    "openssh-server", "nordugrid-arc-arex", "openssl", "xrootd-server",
                    "xrootd-server-plugins", "xrootd-client", "python3-gfal2", "gfal2-plugin-file",
                    "gfal2-plugin-xrootd", "gfal2-plugin-http", "chromium", "rabbitmq-server"]
+#: Node.js and npm run the real OpenID provider (npm's ``oidc-provider``); installed from Debian only
+#: where no ``node`` is on the PATH (these machines have NodeSource's, which Debian's npm conflicts with)
+NODE_PACKAGES = ["nodejs", "npm"]
 
 MYSQL_URL = "mysql+mysqldb://root@127.0.0.1:3306/test"
 POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -94,7 +97,8 @@ def ensure_services(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Install everything, then ruff, mypy and pytest on SQLite, MariaDB and PostgreSQL."""
-    install_debian_packages(session, DEBIAN_PACKAGES)
+    node = [] if shutil.which("node") and shutil.which("npm") else NODE_PACKAGES
+    install_debian_packages(session, DEBIAN_PACKAGES + node)
     ensure_services(session)
     session.install("-e", ".[all,dev]")
     session.run("ruff", "check", ".")

@@ -47,7 +47,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Self
 
-from dirac_core.checksums import normalise_adler32
 from dirac_core.config.sections import ProtocolSection, RootProtocol
 from dirac_core.errors import ChecksumMismatch, ConfigError, NotFound, PluginError, StorageError
 from dirac_core.plugins.groups import PluginGroup
@@ -55,7 +54,7 @@ from dirac_core.plugins.loading import import_backend
 from dirac_core.plugins.storage import FileStat, Occupancy, StorageProtocol
 from dirac_plugins_se._local_files import new_partial
 from dirac_plugins_se._path_rules import checked_path, join_under
-from dirac_plugins_se._root_space import parse_space
+from dirac_plugins_se._root_answers import parse_checksum, parse_space
 from dirac_plugins_se._root_tpc import XRD_NOT_FOUND, third_party_copy
 
 __all__ = ["RootStorage"]
@@ -211,18 +210,7 @@ class RootStorage(StorageProtocol):
         backend, fs = self._connect(url)
         response = self._checked(fs.query(backend.flags.QueryCode.CHECKSUM, self._remote(path),
                                           timeout=self.timeout), "checksum", url)
-        return self._parse_checksum(response, url)
-
-    @staticmethod
-    def _parse_checksum(response: Any, url: str) -> str:
-        text = bytes(response).rstrip(b"\x00").decode("ascii", errors="replace").split()
-        if len(text) != 2 or text[0].lower() != "adler32":
-            raise StorageError(f"the server gives no adler32 for {url}: {' '.join(text)!r}", url=url)
-        try:
-            return normalise_adler32(text[1])
-        except ValueError as exc:
-            raise StorageError(f"the server gives a malformed adler32 for {url}: {text[1]!r}",
-                               url=url) from exc
+        return parse_checksum(response, url)
 
     def _remove_quietly(self, path: str) -> None:
         with contextlib.suppress(StorageError):
@@ -368,7 +356,7 @@ class RootStorage(StorageProtocol):
             finally:
                 remote.close(timeout=self.timeout)
                 status, response, _ = asked.wait() if submitted.ok else (submitted, None, None)
-            stored = self._parse_checksum(self._checked((status, response), "checksum", url), url)
+            stored = parse_checksum(self._checked((status, response), "checksum", url), url)
             received = f"{value & 0xFFFFFFFF:08x}"
             if stored != received:
                 raise ChecksumMismatch(f"{url} has adler32 {stored} on the server but {received} arrived",

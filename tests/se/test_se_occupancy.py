@@ -15,7 +15,7 @@ from dirac_core.dms.storage_element import StorageElements
 from dirac_core.errors import ConfigError, StorageError
 from dirac_core.plugins.storage import Occupancy, SpaceReporting
 from dirac_core.testing.xrootd import XRootDServer
-from dirac_plugins_se._root_space import parse_space
+from dirac_plugins_se._root_answers import parse_space
 from dirac_plugins_se.file import FileStorage
 from dirac_plugins_se.root import RootStorage
 
