@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, false, func, select, update
 
 from dirac_core.accounting.records import JobRecord, PilotRecord
+from dirac_core.db.chunks import ids_in
 from dirac_core.db.tables import wms
 from dirac_core.model.job import JobStatus
 from dirac_core.model.pilot import PilotStatus
-from dirac_core.wms.store import ids_in, read_jdls
+from dirac_core.wms.store import read_jdls
 
 __all__ = ["ACCOUNTED_STATUSES", "CPU_PARAMETER", "WALL_PARAMETER", "job_records", "mark_accounted",
            "pilot_record", "reopen"]

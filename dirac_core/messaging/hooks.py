@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from dirac_core.config.messaging import Destinations
+from dirac_core.db.chunks import ids_in
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import jobs
 from dirac_core.messaging import messages
 from dirac_core.messaging.messages import MessageKind
 from dirac_core.model.clock import Clock
 from dirac_core.plugins.hookspecs import hookimpl
-from dirac_core.wms.store import ids_in
 
 if TYPE_CHECKING:
     from dirac_core.rms.request import Request

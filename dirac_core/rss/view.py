@@ -8,9 +8,10 @@ process changes a status. Another replica's change shows within ``ttl``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from datetime import timedelta
 
+from dirac_core.caching import SingleFlight
 from dirac_core.model.clock import Clock
 from dirac_core.model.resource_status import ALL, ElementType, ResourceStatus, StatusType
 from dirac_core.rss.records import StatusRecord
@@ -21,32 +22,23 @@ _Key = tuple[ElementType, str, str, str]
 
 
 class StatusView:
-    """Statuses by (element type, name, status type, VO), refreshed every ``ttl`` seconds."""
+    """Statuses by (element type, name, status type, VO), refreshed every ``ttl`` seconds by one
+    caller at a time (:class:`~dirac_core.caching.SingleFlight`: no stampede when it expires)."""
 
     def __init__(self, load: Callable[[], list[StatusRecord]], clock: Clock, *, ttl: float) -> None:
         self._load = load
-        self._clock = clock
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._loaded_at: float | None = None
-        self._statuses: dict[_Key, ResourceStatus] = {}
+        self._cache = SingleFlight(self._read, ttl=timedelta(seconds=ttl), clock=clock)
 
     def invalidate(self) -> None:
         """Read the table again at the next lookup."""
-        with self._lock:
-            self._loaded_at = None
+        self._cache.invalidate()
+
+    def _read(self) -> dict[_Key, ResourceStatus]:
+        return {(r.key.element_type, r.key.name, str(r.key.status_type), r.key.vo): r.status
+                for r in self._load()}
 
     def _snapshot(self) -> dict[_Key, ResourceStatus]:
-        now = self._clock.monotonic()
-        with self._lock:
-            if self._loaded_at is not None and now - self._loaded_at < self._ttl:
-                return self._statuses
-        records = self._load()
-        statuses = {(r.key.element_type, r.key.name, str(r.key.status_type), r.key.vo): r.status
-                    for r in records}
-        with self._lock:
-            self._statuses, self._loaded_at = statuses, now
-        return statuses
+        return self._cache.get()
 
     def get(self, element_type: ElementType, name: str, status_type: StatusType | str = StatusType.ALL,
             vo: str = ALL) -> ResourceStatus | None:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Integer, Row, bindparam, select
 from sqlalchemy.engine import Dialect
 
 from dirac_core.db.bulk import bulk_insert, bulk_update, bulk_update_columns
+from dirac_core.db.chunks import chunks
 from dirac_core.db.prepared import PreparedStatement
 from dirac_core.db.tables.transformations import CANDIDATE_FILTER, tfs_files, tfs_task_inputs
 from dirac_core.model.transformation import (
@@ -42,9 +43,8 @@ def lfn_key(lfn: str) -> str:
     return hashlib.blake2b(lfn.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    return chunks(items, _CHUNK)
 
 
 def add_files(conn: Connection, transformation_id: int, lfns: Sequence[str],

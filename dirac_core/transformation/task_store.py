@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, select, update
 
 from dirac_core.db.bulk import bulk_insert
+from dirac_core.db.chunks import chunks
 from dirac_core.db.tables.transformations import tfs_files, tfs_task_inputs, tfs_tasks, tfs_transformations
 from dirac_core.model.transformation import TaskStatus
 from dirac_core.plugins.splitters import TaskGroup
@@ -83,7 +84,7 @@ def input_file_ids(conn: Connection, transformation_id: int, task_ids: Sequence[
     """The ids of each task's files, in the task's order."""
     i = tfs_task_inputs.c
     out: dict[int, list[int]] = {}
-    for part in _chunk_ids(sorted(set(task_ids))):
+    for part in chunks(sorted(set(task_ids)), _CHUNK):
         for task_id, text in conn.execute(select(i.task_id, i.file_ids).where(
                 i.transformation_id == transformation_id, i.task_id.in_(part))):
             out[task_id] = [int(file_id) for file_id in text.split()]
@@ -93,15 +94,10 @@ def input_file_ids(conn: Connection, transformation_id: int, task_ids: Sequence[
 def _lfns_of(conn: Connection, file_ids: Sequence[int]) -> dict[int, str]:
     f = tfs_files.c
     out: dict[int, str] = {}
-    for part in _chunk_ids(file_ids):
+    for part in chunks(file_ids, _CHUNK):
         out.update((row[0], row[1])
                    for row in conn.execute(select(f.file_id, f.lfn).where(f.file_id.in_(part))))
     return out
-
-
-def _chunk_ids(ids: Sequence[int]) -> Iterator[Sequence[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start:start + _CHUNK]
 
 
 def reserve(conn: Connection, transformation_id: int, limit: int, now: datetime, *,

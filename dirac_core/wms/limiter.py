@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from dirac_core.caching import SingleFlight
 from dirac_core.config.operations import VOPolicy
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import jobs
 from dirac_core.model.clock import Clock
 from dirac_core.model.job import JobStatus
-from dirac_core.wms.caching import SingleFlight
 from dirac_core.wms.requirements import JobRequirements
 
 __all__ = ["LIMIT_ATTRIBUTES", "Limiter"]

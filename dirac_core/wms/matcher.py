@@ -27,12 +27,12 @@ import attrs
 import pluggy
 from sqlalchemy import Connection, func, select
 
+from dirac_core.caching import SingleFlight
 from dirac_core.config import Config
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import task_queues, tq_jobs
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
-from dirac_core.wms.caching import SingleFlight
 from dirac_core.wms.claims import Claimer, ClaimRequest, claimer_for
 from dirac_core.wms.limiter import Limiter
 from dirac_core.wms.matching import (

@@ -19,13 +19,13 @@ import attrs
 import pluggy
 from sqlalchemy import delete, func, insert, select, update
 
+from dirac_core.db.chunks import ids_in
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import job_to_pilot, pilot_outputs, pilots
 from dirac_core.errors import AlreadyExists, BulkResult, DiracError, NotFound
 from dirac_core.model.clock import Clock
 from dirac_core.model.pilot import PILOT_TRANSITIONS, PilotStatus
 from dirac_core.model.status import check_transition
-from dirac_core.wms.store import ids_in
 
 __all__ = ["PILOT_COLUMNS", "PilotRecord", "PilotRegistry"]
 

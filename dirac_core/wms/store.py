@@ -6,24 +6,21 @@ one ``executemany`` per table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     Connection,
-    any_,
     bindparam,
     insert,
     select,
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.sql import ColumnElement
 
 from dirac_core.db.bulk import bulk_insert, bulk_update
+from dirac_core.db.chunks import CHUNK, chunks, ids_in
 from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import counters, job_commands, job_history, job_jdls, jobs
 from dirac_core.errors import NotFound
@@ -43,8 +40,6 @@ __all__ = [
     "set_job_rows",
 ]
 
-#: The largest ``IN (...)`` list sent at once.
-CHUNK = 500
 #: Jobs that get the same values are updated by one ``IN (...)`` from this many on.
 _GROUP_MIN = 16
 #: History inserts go through :func:`bulk_insert` from this many rows on.
@@ -59,28 +54,6 @@ _INSERT_HISTORY = insert(job_history)
 def job_not_found(job_id: int) -> NotFound:
     """The error of a bulk item naming a job that does not exist."""
     return NotFound(f"job {job_id} does not exist", job_id=job_id)
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    """``items`` in slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def ids_in(conn: Connection, column: ColumnElement[Any],
-           ids: Sequence[int]) -> Iterator[ColumnElement[bool]]:
-    """Conditions ``column IN ids``, to run one statement each, that together cover ``ids``.
-
-    On PostgreSQL one ``= ANY(array)`` per 10,000 ids: psycopg parses the text
-    of each ``IN`` list of ``CHUNK`` parameters again, which costs more than
-    the rows it reads. Elsewhere one ``IN (...)`` per ``CHUNK`` ids.
-    """
-    if conn.dialect.name == "postgresql":
-        for part in chunks(ids, 20 * CHUNK):
-            yield column == any_(bindparam(None, list(part), type_=ARRAY(BigInteger())))
-    else:
-        for part in chunks(ids):
-            yield column.in_(part)
 
 
 def allocate_job_ids(database: Database, count: int) -> range:

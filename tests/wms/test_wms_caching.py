@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from dirac_core.caching import SingleFlight
 from dirac_core.model import FakeClock
-from dirac_core.wms.caching import SingleFlight
 
 
 def test_value_is_loaded_once_per_interval(fake_clock: FakeClock) -> None:
