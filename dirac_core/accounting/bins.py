@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from dirac_core.model.clock import ensure_utc
 
@@ -66,12 +67,15 @@ class time_bin(FunctionElement[int]):  # an SQL function: named as one
 
     Compiled per dialect with the bin's constants as integer literals, so that the same
     expression in the select list and in ``GROUP BY`` is the same text (PostgreSQL refuses
-    a grouped expression whose bound parameters differ from the selected one's).
+    a grouped expression whose bound parameters differ from the selected one's). The width is
+    part of the cache key: without it SQLAlchemy's compiled cache would serve an hourly query
+    the SQL of a daily one compiled earlier on the same engine.
     """
 
     type = sa.BigInteger()
     name = "time_bin"
     inherit_cache = True
+    _traverse_internals = [*FunctionElement._traverse_internals, ("width", InternalTraversal.dp_string)]
 
     def __init__(self, column: ColumnElement[Any], width: TimeBin) -> None:
         self.width = TimeBin(width)

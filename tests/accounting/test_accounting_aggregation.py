@@ -150,3 +150,15 @@ def test_choose_bin_keeps_plots_readable() -> None:
     assert [choose_bin(DAY, DAY + span) for span in (timedelta(hours=6), timedelta(days=7),
                                                      timedelta(days=90), timedelta(days=800))] == [
         TimeBin.HOUR, TimeBin.DAY, TimeBin.WEEK, TimeBin.MONTH]
+
+
+def test_each_bin_width_gets_its_own_sql_on_one_engine(filled: Interware) -> None:
+    """SQLAlchemy caches compiled SQL per engine by the statement's cache key; the bin width
+    must be in it, or an hourly report after a daily one is binned by day and loses its rows."""
+    period = {"since": DAY, "until": DAY + timedelta(days=1)}
+    by_day = filled.accounting.aggregate("job", "jobs", group_by="site", width="day", **period)
+    by_hour = filled.accounting.aggregate("job", "jobs", group_by="site", width="hour", **period)
+    assert by_day.series["LCG.A.ch"] == [2.0]
+    assert len(by_hour.bins) == 24
+    assert by_hour.series["LCG.A.ch"][1] == 1.0 and by_hour.series["LCG.A.ch"][23] == 1.0
+    assert sum(by_hour.series["LCG.A.ch"]) == 2.0
