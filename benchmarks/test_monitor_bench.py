@@ -11,7 +11,9 @@ and as the VO's JobAdministrator (all of them), with the restrictions the server
 - monitor page: ``iw.wms.search`` of every column, ``Status = Done`` (the largest class: the
   worst case), JobID descending, 100 rows, with its total (the page's ``Content-Range``);
 - monitor next page: the same from the first page's last JobID (keyset pagination);
-- status count: ``iw.wms.summary(["Status"])``.
+- status count: ``iw.wms.summary(["Status"])``. The administrator's (a whole VO) is read from
+  the maintained counts (:mod:`dirac_core.wms.status_counts`); its "raw" is the
+  ``COUNT(*) ... GROUP BY status`` it replaces.
 
 Each line prints our time (the fastest round: the machine is shared), the issue's target and
 the time of the same SQL sent straight through the driver (page and ``COUNT(*)`` for a page).

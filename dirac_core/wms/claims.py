@@ -2,17 +2,17 @@
 
 A claim deletes the job's ``wms_tq_jobs`` row (exactly one transaction can),
 moves the job from Waiting to Matched, and records the Matched status in the
-history and the pilot-to-job mapping. How many round trips that costs bounds
-the match rate on a database server, so each backend gets the fewest it
+history, the pilot-to-job mapping and the status changes (the status counts).
+How many round trips that costs bounds the match rate on a database server, so each backend gets the fewest it
 allows:
 
 - PostgreSQL: one statement, data-modifying CTEs (pick with ``SKIP LOCKED``,
-  delete, update, two inserts) returning the job id and its JDL;
-- MariaDB/MySQL: the ``wms_claim`` stored procedure (migration 0003), one call;
-- SQLite: ``DELETE ... RETURNING``, ``UPDATE ... RETURNING`` the JDL, two inserts;
+  delete, update, three inserts) returning the job id and its JDL;
+- MariaDB/MySQL: the ``wms_claim`` stored procedure (migrations 0003, 0018), one call;
+- SQLite: ``DELETE ... RETURNING``, ``UPDATE ... RETURNING`` the JDL, three inserts;
 - other servers, or a MariaDB schema made without the migrations: pick
   (``SKIP LOCKED`` where the server has it) with the JDL, delete, update,
-  two inserts.
+  three inserts.
 
 Every strategy has the same contract (:class:`Claimer`), so the matcher does
 not know which one it drives.
@@ -29,7 +29,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, text, upda
 from sqlalchemy.engine import Dialect
 
 from dirac_core.db.prepared import PreparedStatement
-from dirac_core.db.tables.wms import job_history, job_jdls, job_to_pilot, jobs, tq_jobs
+from dirac_core.db.tables.wms import job_history, job_jdls, job_to_pilot, jobs, status_changes, tq_jobs
 from dirac_core.db.types import UTCDateTime
 from dirac_core.model.job import JobStatus
 
@@ -109,13 +109,19 @@ class _Records:
         mapping = insert(job_to_pilot).values(job_id=bindparam("b_job"),
                                               pilot_stamp=bindparam("b_stamp"),
                                               start_time=bindparam("b_now"))
+        counted = insert(status_changes).values(vo=bindparam("b_vo"), owner_group=bindparam("b_group"),
+                                                old_status=JobStatus.WAITING.value,
+                                                new_status=JobStatus.MATCHED.value, count=1)
         self._history = PreparedStatement(history, dialect)
         self._mapping = PreparedStatement(mapping, dialect)
+        self._counted = PreparedStatement(counted, dialect)
 
-    def write(self, conn: Connection, job_id: int, request: ClaimRequest) -> None:
+    def write(self, conn: Connection, job_id: int, request: ClaimRequest, *, group: tuple[str, str]) -> None:
+        """The records of a claim; ``group``: the job's VO and owner group (the status counts)."""
         values = {"b_job": job_id, "b_now": request.now, "b_source": request.source,
-                  "b_stamp": request.pilot_stamp}
+                  "b_stamp": request.pilot_stamp, "b_vo": group[0], "b_group": group[1]}
         self._history.rows(conn, values)
+        self._counted.rows(conn, values)
         if request.pilot_stamp:
             self._mapping.rows(conn, values)
 
@@ -135,7 +141,8 @@ class ReturningClaimer(Claimer):
         # the JDL by the bound id, not correlated: SQLite's RETURNING names columns
         # unqualified, and a correlated ``job_id = job_id`` would match every JDL
         set_matched = _set_matched().returning(
-            select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job")).scalar_subquery())
+            select(job_jdls.c.jdl).where(job_jdls.c.job_id == bindparam("b_job")).scalar_subquery(),
+            jobs.c.vo, jobs.c.owner_group)
         self._take = PreparedStatement(take, dialect)
         self._set = PreparedStatement(set_matched, dialect)
         self._records = _Records(dialect)
@@ -147,7 +154,7 @@ class ReturningClaimer(Claimer):
         job_id = taken[0][0]
         rows = self._set.rows(conn, {"b_job": job_id, "b_site": request.site, "b_now": request.now})
         if rows:
-            self._records.write(conn, job_id, request)
+            self._records.write(conn, job_id, request, group=(rows[0][1], rows[0][2]))
         return Claim(job_id, rows[0][0] if rows else ""), bool(rows)
 
 
@@ -156,7 +163,8 @@ class PickClaimer(Claimer):
 
     def __init__(self, dialect: Dialect, *, skip_locked: bool) -> None:
         jdl_of = select(job_jdls.c.jdl).where(job_jdls.c.job_id == tq_jobs.c.job_id)
-        pick = (select(tq_jobs.c.job_id, jdl_of.scalar_subquery())
+        pick = (select(tq_jobs.c.job_id, jdl_of.scalar_subquery(), jobs.c.vo, jobs.c.owner_group)
+                .join(jobs, jobs.c.job_id == tq_jobs.c.job_id)
                 .where(tq_jobs.c.tq_id == bindparam("b_tq"))
                 .order_by(tq_jobs.c.rank, tq_jobs.c.job_id).limit(1))
         self._pick = pick.with_for_update(skip_locked=True) if skip_locked else pick
@@ -168,13 +176,13 @@ class PickClaimer(Claimer):
         picked = conn.execute(self._pick, {"b_tq": tq_id}).first()
         if picked is None:
             return None
-        job_id, jdl = picked
+        job_id, jdl, vo, group = picked
         if conn.execute(self._delete, {"b_job": job_id}).rowcount != 1:
             return LOST  # taken meanwhile (a server without SKIP LOCKED)
         matched = conn.execute(self._set, {"b_job": job_id, "b_site": request.site,
                                            "b_now": request.now}).rowcount == 1
         if matched:
-            self._records.write(conn, job_id, request)
+            self._records.write(conn, job_id, request, group=(vo, group))
         return Claim(job_id, jdl or ""), matched
 
 
@@ -193,7 +201,10 @@ WITH args AS (
     SET status = 'Matched', minor_status = 'Assigned', application_status = 'Unknown',
         site = (SELECT site FROM args), last_update_time = :now
     FROM taken WHERE j.job_id = taken.job_id AND j.status = 'Waiting'
-    RETURNING j.job_id
+    RETURNING j.job_id, j.vo, j.owner_group
+), counted AS (
+    INSERT INTO wms_status_changes (vo, owner_group, old_status, new_status, count)
+    SELECT vo, owner_group, 'Waiting', 'Matched', 1 FROM matched
 ), logged AS (
     INSERT INTO wms_job_history
         (job_id, status, minor_status, application_status, status_time, source, refused)

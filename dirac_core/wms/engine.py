@@ -37,7 +37,7 @@ from dirac_core.jdl.syntax import parse
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
 from dirac_core.model.job import JobStatus
-from dirac_core.wms import control
+from dirac_core.wms import control, status_counts
 from dirac_core.wms.checks import CheckContext, Replicas, Verdict, run_checks
 from dirac_core.wms.control import JobCommand
 from dirac_core.wms.matcher import MatchedJob, Matcher
@@ -136,6 +136,7 @@ class WorkloadManager:
                                     minor_status=verdict.minor_status, timestamp=now))
         with self.database.begin() as conn:
             bulk_insert(conn, jobs, job_rows)
+            status_counts.record(conn, ((r["vo"], r["owner_group"], None, r["status"]) for r in job_rows))
             bulk_insert(conn, job_jdls, jdl_rows)
             bulk_insert(conn, input_data, inputs)
             bulk_insert(conn, sandbox_jobs, boxes)

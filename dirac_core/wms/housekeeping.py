@@ -24,6 +24,7 @@ from dirac_core.db.tables.wms import (
     jobs,
 )
 from dirac_core.model.job import FINAL_JOB_STATUSES, JobStatus
+from dirac_core.wms import status_counts
 from dirac_core.wms.status_updates import StatusChange
 from dirac_core.wms.store import add_commands, chunks, history_row, insert_history, set_job_rows
 from dirac_core.wms.taskqueues import dequeue, recompute_priorities, remove_empty_queues
@@ -31,8 +32,8 @@ from dirac_core.wms.taskqueues import dequeue, recompute_priorities, remove_empt
 if TYPE_CHECKING:
     from dirac_core.wms.engine import WorkloadManager
 
-__all__ = ["clean_heartbeats", "detect_stalled", "maintain_queues", "recover_matched",
-           "remove_old_jobs"]
+__all__ = ["clean_heartbeats", "detect_stalled", "fold_status_counts", "maintain_queues",
+           "recover_matched", "remove_old_jobs"]
 
 _BATCH = 5000
 
@@ -132,7 +133,10 @@ def remove_old_jobs(wms: WorkloadManager) -> int:
                           input_data, job_jdls):
                 conn.execute(delete(table).where(table.c.job_id.in_(part)))
             dequeue(conn, part)
+            removed = status_counts.states(conn, part, lock=True)
             conn.execute(delete(jobs).where(jobs.c.job_id.in_(part)))
+            status_counts.record(conn, ((s["vo"], s["owner_group"], s["status"], None)
+                                        for s in removed.values()))
     return len(gone)
 
 
@@ -152,3 +156,13 @@ def maintain_queues(wms: WorkloadManager) -> int:
     wms.matcher.index.refresh()
     return removed
 
+
+def fold_status_counts(wms: WorkloadManager) -> int:
+    """Fold the pending status changes into the status counts; how many change rows."""
+    total = 0
+    while True:
+        with wms.database.begin() as conn:
+            done = status_counts.fold(conn)
+        total += done
+        if done < status_counts.FOLD_LIMIT:
+            return total

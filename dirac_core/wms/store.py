@@ -25,6 +25,8 @@ from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import counters, job_commands, job_history, job_jdls, jobs
 from dirac_core.errors import NotFound
 from dirac_core.model.job import JobStatus
+from dirac_core.wms.status_counts import record as record_changes
+from dirac_core.wms.status_counts import states, transitions
 
 __all__ = [
     "CHUNK",
@@ -126,11 +128,15 @@ def set_job_rows(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
     Jobs given the same values (a bulk kill, many jobs set Running at one
     time) are updated with ``job_id IN (...)``, a statement per ``CHUNK``
     jobs: on MariaDB an ``executemany`` of UPDATEs is a round trip per row.
-    The other rows go through :func:`~dirac_core.db.bulk.bulk_update`.
+    The other rows go through :func:`~dirac_core.db.bulk.bulk_update`. Status changes are
+    recorded for the status counts (:mod:`dirac_core.wms.status_counts`), from the jobs' rows
+    read and locked here, so the counts stay exact whatever the caller read before.
     """
     if not values:
         return
     keys = [k for k in values[0] if k != "job_id"]
+    if "status" in keys:  # the status counts: the jobs' states as this transaction replaces them
+        record_changes(conn, transitions(states(conn, (r["job_id"] for r in values), lock=True), values))
     rest: Sequence[dict[str, Any]] = values
     groups: dict[tuple[Any, ...], list[int]] = {}
     try:

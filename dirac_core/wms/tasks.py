@@ -41,4 +41,5 @@ def wms_tasks(wms: WorkloadManager) -> list[WMSTask]:
         task("job_cleaning", 60, housekeeping.remove_old_jobs),
         task("heartbeat_cleaning", 24 * 60, housekeeping.clean_heartbeats),
         task("task_queues", 2, housekeeping.maintain_queues),
+        task("status_counts", 0.25, housekeeping.fold_status_counts),
     ]

@@ -19,7 +19,7 @@ def _head() -> str | None:
 
 def test_upgrade_from_empty_matches_metadata(database: Database) -> None:
     # the fixture's database was empty before upgrade() ran on it
-    assert database.current_revision() == _head() == "0017"
+    assert database.current_revision() == _head() == "0018"
     with database.begin() as conn:
         assert schema_differences(conn) == []
 
@@ -49,7 +49,7 @@ def test_upgrade_is_idempotent_and_downgrade_works(tmp_path: Path) -> None:
         assert db.current_revision() is None
         db.upgrade()
         db.upgrade()
-        assert db.current_revision() == "0017"
+        assert db.current_revision() == "0018"
         from alembic import command
 
         with db.begin() as conn:

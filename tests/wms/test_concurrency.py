@@ -26,6 +26,7 @@ from dirac_core.db.tables.wms import job_history, job_to_pilot, tq_jobs
 from dirac_core.interware import EMBEDDED_CONFIG, Interware
 from dirac_core.model.identity import Identity
 from dirac_core.model.job import JobStatus
+from dirac_core.wms import status_counts
 
 JOBS_PER_OWNER = 150  # alice and admin: 300 jobs in two task queues
 PROCESSES = 4
@@ -134,4 +135,6 @@ def test_concurrent_matchers_hand_out_every_job_exactly_once(database: Database,
         assert matched_records == dict.fromkeys(ids, 1)
         assert pilots == handed  # each job recorded with the pilot that got it
         assert left == 0
+        with database.begin(read_only=True) as conn:  # the status counts saw every claim once
+            assert status_counts.counts(conn, vo="demo") == {"Matched": len(ids)}
         assert iw.wms.match({"Site": SITE, "CPUTime": 100_000}, PILOT) is None

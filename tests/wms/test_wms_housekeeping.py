@@ -92,7 +92,8 @@ def test_empty_queues_are_removed_after_five_minutes(wms: WorkloadManager,
 def test_tasks_are_named_and_run(wms: WorkloadManager, fake_clock: FakeClock) -> None:
     tasks = {t.name: t for t in wms_tasks(wms)}
     assert set(tasks) == {"wms.stalled_jobs", "wms.matched_recovery", "wms.held_jobs",
-                          "wms.job_cleaning", "wms.heartbeat_cleaning", "wms.task_queues"}
+                          "wms.job_cleaning", "wms.heartbeat_cleaning", "wms.task_queues",
+                          "wms.status_counts"}
     _running(wms)
     fake_clock.advance(8000)
     assert tasks["wms.stalled_jobs"].run_once() == 1

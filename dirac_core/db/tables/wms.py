@@ -55,6 +55,8 @@ __all__ = [
     "pilots",
     "sandbox_jobs",
     "sandboxes",
+    "status_changes",
+    "status_counts",
     "task_queues",
     "tq_jobs",
 ]
@@ -289,4 +291,32 @@ sandbox_jobs = Table(
     Column("kind", String(8), primary_key=True),
     Column("pfn", String(512), primary_key=True),
     Index(None, "pfn"),
+)
+
+#: Job counts per VO, owner group and status, as of the last fold of ``wms_status_changes``
+#: (the job monitor's status counts without counting a million index entries). The row with
+#: empty VO, group and status is the fold's lock.
+status_counts = Table(
+    "wms_status_counts",
+    metadata,
+    Column("vo", String(64), primary_key=True),
+    Column("owner_group", String(64), primary_key=True),
+    Column("status", String(32), primary_key=True),
+    Column("count", BigInteger(), nullable=False, default=0),
+)
+
+#: Status changes not yet folded into ``wms_status_counts``: appended in the transaction that
+#: changes the jobs (one row per VO, group and old -> new status, with how many jobs), so
+#: writers never wait on each other for a counter row. NULL old status: new jobs; NULL new
+#: status: jobs removed.
+status_changes = Table(
+    "wms_status_changes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("vo", String(64), nullable=False),
+    Column("owner_group", String(64), nullable=False),
+    Column("old_status", String(32), nullable=True),
+    Column("new_status", String(32), nullable=True),
+    Column("count", Integer(), nullable=False),
 )
