@@ -8,6 +8,12 @@ header, which STOMP 1.2 always sends), ``timeout`` (seconds to connect and to wa
 ``heartbeat`` (milliseconds between STOMP heart-beats both ways, 0: none; a receipt that does
 not come also reveals a dead connection).
 
+TLS (:mod:`dirac_core.messaging.tls`): ``tls`` (false), ``ca_file`` (the CA to verify the broker
+with; default: the system's store), ``cert_file`` and ``key_file`` (a client certificate, when the
+broker asks for one) and ``verify_hostname`` (true: the broker's certificate must name ``host``).
+The files are checked when the driver is built (``ConfigError`` naming the option and the path).
+A broker whose certificate is not accepted is unavailable (``BrokerUnavailable``, saying why).
+
 Every SEND asks for a receipt and :meth:`StompQueue.publish` waits for it, so a message that
 returns was accepted by the broker. Destinations are the broker's: ``/topic/NAME`` (RabbitMQ:
 the ``amq.topic`` exchange, routing key NAME; subscribers get what is published while they are
@@ -28,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from dirac_core.errors import BrokerUnavailable, ConfigError, MessagingError
+from dirac_core.messaging.tls import TlsSettings, tls_settings
 from dirac_core.plugins.groups import PluginGroup
 from dirac_core.plugins.loading import import_backend
 from dirac_core.plugins.messaging import MessageQueue
@@ -101,14 +108,17 @@ class _Listener:
 class StompQueue(MessageQueue):
     """Publishes to a STOMP broker, each message confirmed by a receipt (see the module's text).
 
-    Raises ``ConfigError`` when ``password_file`` cannot be read.
+    Raises ``ConfigError`` when ``password_file`` cannot be read, or a TLS option is wrong (a CA,
+    certificate or key file that cannot be read or used; see :func:`~dirac_core.messaging.tls.tls_settings`).
     """
 
     name = "stomp"
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 61613, user: str | None = None,
                  password_file: str | None = None, vhost: str = "/", timeout: float = 10.0,
-                 persistent: bool = True, heartbeat: int = 0) -> None:
+                 persistent: bool = True, heartbeat: int = 0, tls: bool = False, ca_file: str | None = None,
+                 cert_file: str | None = None, key_file: str | None = None,
+                 verify_hostname: bool = True) -> None:
         self.host = host
         self.port = int(port)
         self.user = user
@@ -116,6 +126,9 @@ class StompQueue(MessageQueue):
         self.timeout = float(timeout)
         self.persistent = persistent
         self.heartbeat = int(heartbeat)
+        #: the checked TLS options, None without TLS
+        self.tls: TlsSettings | None = tls_settings(tls=tls, ca_file=ca_file, cert_file=cert_file,
+                                                    key_file=key_file, verify_hostname=verify_hostname)
         self._password: str | None = None
         if password_file is not None:
             try:
@@ -127,7 +140,7 @@ class StompQueue(MessageQueue):
         self._listener: _Listener | None = None
 
     def __repr__(self) -> str:
-        return f"StompQueue({self.host}:{self.port}, vhost={self.vhost!r})"
+        return f"StompQueue({self.host}:{self.port}, vhost={self.vhost!r}, tls={self.tls is not None})"
 
     @property
     def where(self) -> str:
@@ -172,34 +185,55 @@ class StompQueue(MessageQueue):
                                   reconnect_attempts_max=1, timeout=self.timeout,
                                   heartbeats=(self.heartbeat, self.heartbeat), vhost=self.vhost)
         listener = _Listener()
+        if self.tls is not None:
+            conn.set_ssl(for_hosts=[(self.host, self.port)], **self.tls.stomp_ssl())
         conn.set_listener("dirac-core", listener)
         self._conn, self._listener = conn, listener
         try:
             conn.connect(self.user, self._password, wait=False)
         except Exception as exc:  # stomp.py's ConnectFailedException, socket errors
             self._drop()
-            raise BrokerUnavailable(f"cannot connect to the STOMP broker {self.where} "
-                                    f"({type(exc).__name__}{f': {exc}' if str(exc) else ''})",
+            problem = self._tls_problem()
+            detail = f"{type(exc).__name__}{f': {exc}' if str(exc) else ''}"
+            why = f" over TLS: {problem}" if problem else f" ({detail})"
+            raise BrokerUnavailable(f"cannot connect to the STOMP broker {self.where}{why}",
                                     host=self.host, port=self.port) from exc
         outcome = listener.wait(lambda: listener.connected, self.timeout)
         if outcome != "done":
-            why = {"error": f"it refused the connection: {listener.error}",
-                   "lost": "it closed the connection",
-                   "timeout": f"no answer within {self.timeout:g} s"}[outcome]
+            error = listener.error
             self._drop()
-            raise BrokerUnavailable(f"cannot connect to the STOMP broker {self.where}: {why}",
+            # a TLS 1.3 broker refuses a client certificate after the handshake: the connection is lost
+            problem = self._tls_problem() if outcome == "lost" else None
+            if outcome == "error":
+                why = f": it refused the connection: {error}"
+            elif outcome == "lost":
+                why = f" over TLS: {problem}" if problem else ": it closed the connection"
+            else:
+                why = f": no answer within {self.timeout:g} s"
+            raise BrokerUnavailable(f"cannot connect to the STOMP broker {self.where}{why}",
                                     host=self.host, port=self.port)
         log.info("connected to the STOMP broker %s", self.where)
         return conn, listener
 
+    def _tls_problem(self) -> str | None:
+        """What is wrong with TLS to the broker (stomp.py only logs it), None without TLS or when
+        nothing is (see :meth:`~dirac_core.messaging.tls.TlsSettings.diagnose`)."""
+        if self.tls is None:
+            return None
+        return self.tls.diagnose(self.host, self.port, timeout=self.timeout)
+
     def _drop(self) -> None:
         """Forget the connection (after an error, or to close): DISCONNECT, then close the socket."""
-        conn, self._conn, self._listener = self._conn, None, None
+        conn, listener, self._conn, self._listener = self._conn, self._listener, None, None
         if conn is None:
             return
         try:
             if conn.is_connected():
                 conn.disconnect()
+                if listener is not None and self.tls is not None:
+                    # stomp.py's receiver closes the socket on the DISCONNECT receipt; closing a TLS
+                    # socket from here as well races with it (stomp.py logs WARNINGs)
+                    listener.wait(lambda: False, min(self.timeout, 2.0))
         except Exception as exc:  # the connection may be half gone already
             log.debug("STOMP disconnect from %s: %s", self.where, exc)
         try:

@@ -8,7 +8,8 @@ service, so nothing is stopped afterwards. A test that needs the broker to go aw
 :class:`~dirac_core.testing.tcp_proxy.TcpProxy` between the driver and the broker.
 
 :class:`StompSubscriber` is a real consumer (stomp.py): it subscribes to a destination and keeps
-the JSON bodies it receives, in order. Everything raises
+the JSON bodies it receives, in order; given a ``ca_file`` it connects over TLS (verifying the
+broker against that CA). :mod:`dirac_core.testing.rabbitmq_tls` adds the TLS listener. Everything raises
 :class:`~dirac_core.testing._daemons.ComponentUnavailable` when the broker cannot be provided.
 """
 
@@ -22,12 +23,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from attrs import frozen
 
 from dirac_core.testing._daemons import ComponentUnavailable, require_binaries, run_checked, wait_until
+from dirac_core.testing.pki import CertFiles
 
 __all__ = ["ComponentUnavailable", "StompBroker", "StompSubscriber", "ensure_stomp", "stomp_missing"]
 
@@ -37,15 +40,29 @@ STOMP_PORT = 61613
 
 @frozen(kw_only=True)
 class StompBroker:
-    """Where the STOMP listener answers, and the virtual host to use (the default login: guest)."""
+    """Where the STOMP listener answers, and the virtual host to use (the default login: guest).
+
+    A TLS listener has its ``ca_file`` (the CA that signed the broker's certificate) and a
+    ``client`` certificate of that CA, which the broker accepts (it refuses one of another CA).
+    """
 
     host: str
     port: int
     vhost: str = "/"
+    ca_file: Path | None = None
+    client: CertFiles | None = None
 
     def subscriber(self, destination: str) -> StompSubscriber:
-        """A started subscriber of ``destination`` (close it, or use ``with``)."""
-        return StompSubscriber(self.host, self.port, destination, vhost=self.vhost)
+        """A started subscriber of ``destination`` (close it, or use ``with``); over TLS when the
+        listener is."""
+        return StompSubscriber(self.host, self.port, destination, vhost=self.vhost, ca_file=self.ca_file)
+
+    def driver_options(self) -> dict[str, str | int | bool]:
+        """The ``stomp`` driver's options that reach this listener (``tls`` and ``ca_file`` for TLS)."""
+        options: dict[str, str | int | bool] = {"host": self.host, "port": self.port}
+        if self.ca_file is not None:
+            options.update(tls=True, ca_file=str(self.ca_file))
+        return options
 
     def topic(self, name: str) -> str:
         """A topic destination private to one test: ``/topic/dirac-test.<random>.<name>``."""
@@ -88,10 +105,13 @@ def ensure_stomp(host: str = "127.0.0.1", port: int = STOMP_PORT, *, timeout: fl
 
 
 class StompSubscriber:
-    """Subscribes to ``destination`` on a STOMP broker and keeps each message's JSON body, in order."""
+    """Subscribes to ``destination`` on a STOMP broker and keeps each message's JSON body, in order.
+
+    With ``ca_file`` it speaks TLS and verifies the broker's certificate against that CA.
+    """
 
     def __init__(self, host: str, port: int, destination: str, *, vhost: str = "/",
-                 timeout: float = 30) -> None:
+                 timeout: float = 30, ca_file: Path | str | None = None) -> None:
         stomp = importlib.import_module("stomp")
         self.destination = destination
         #: the decoded bodies received, in order
@@ -101,6 +121,8 @@ class StompSubscriber:
         self._cond = threading.Condition()
         self._conn = stomp.Connection12([(host, port)], vhost=vhost, try_loopback_connect=False,
                                         reconnect_attempts_max=1, timeout=timeout)
+        if ca_file is not None:
+            self._conn.set_ssl(for_hosts=[(host, port)], ca_certs=str(ca_file))
         self._conn.set_listener("test-subscriber", self)
         self._subscribed = threading.Event()
         try:
