@@ -203,10 +203,11 @@ class WorkloadManager:
                           for when, u in by_time.items()} for job_id, by_time in updates.items()}
         now = self.clock.now()
         with self.database.begin() as conn:
-            result, changes, rows, history = apply_updates(conn, typed, force=force, now=now)
-            set_job_rows(conn, rows)
-            insert_history(conn, history)
-            self._after_changes(conn, changes, now)
+            applied = apply_updates(conn, typed, force=force, now=now)
+            set_job_rows(conn, applied.rows, before=applied.before)
+            insert_history(conn, applied.history)
+            self._after_changes(conn, applied.changes, now)
+        result, changes = applied.result, applied.changes
         self.notify(changes)
         resched = [c.job_id for c in changes if c.new is JobStatus.RESCHEDULED]
         if resched:

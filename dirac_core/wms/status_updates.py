@@ -25,7 +25,7 @@ from dirac_core.model.clock import ensure_utc
 from dirac_core.model.job import FINAL_JOB_STATUSES, JOB_TRANSITIONS, JobStatus
 from dirac_core.wms.store import history_row, ids_in, job_not_found, read_statuses
 
-__all__ = ["JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps"]
+__all__ = ["Applied", "JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps"]
 
 _STATE_COLUMNS = ("minor_status", "application_status", "heartbeat_time", "start_exec_time",
                   "end_exec_time", "last_update_time")
@@ -88,13 +88,17 @@ def check_timestamps(updates: Mapping[int, Mapping[datetime, StatusUpdate]]
 
 _LAST_LOGGED = (select(func.max(job_history.c.status_time))
                 .where(job_history.c.job_id == jobs.c.job_id).scalar_subquery())
-_READ_NAMES = ("job_id", "status", *_STATE_COLUMNS, "last_logged")
-_READ_COLUMNS = (jobs.c.job_id, jobs.c.status, *(jobs.c[n] for n in _STATE_COLUMNS),
+#: read besides the state: who the job counts for (the status counts), not written back
+_OWNER_COLUMNS = ("vo", "owner_group")
+_READ_NAMES = ("job_id", "status", *_STATE_COLUMNS, *_OWNER_COLUMNS, "last_logged")
+_READ_COLUMNS = (jobs.c.job_id, jobs.c.status, *(jobs.c[n] for n in (*_STATE_COLUMNS, *_OWNER_COLUMNS)),
                  type_coerce(_LAST_LOGGED, UTCDateTime()))
 
 
 def _read_states(conn: Connection, job_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Each job's state and the time of its latest history record.
+    """Each job's state, VO and group, and the time of its latest history record; the jobs'
+    rows locked to the commit (``FOR UPDATE``), so that two updates of a job cannot both
+    start from the same state.
 
     One query per chunk with a correlated subquery on SQLite and MariaDB. On
     PostgreSQL a separate grouped query: measured, its planner turned the
@@ -103,7 +107,8 @@ def _read_states(conn: Connection, job_ids: list[int]) -> dict[int, dict[str, An
     out: dict[int, dict[str, Any]] = {}
     if conn.dialect.name == "postgresql":
         out = {job_id: {**row, "last_logged": None}
-               for job_id, row in read_statuses(conn, job_ids, *_STATE_COLUMNS).items()}
+               for job_id, row in read_statuses(conn, job_ids, *_STATE_COLUMNS, *_OWNER_COLUMNS,
+                                                lock=True).items()}
         for where in ids_in(conn, job_history.c.job_id, job_ids):
             for job_id, last in conn.execute(
                     select(job_history.c.job_id, func.max(job_history.c.status_time))
@@ -112,19 +117,31 @@ def _read_states(conn: Connection, job_ids: list[int]) -> dict[int, dict[str, An
                     out[job_id]["last_logged"] = last
         return out
     for where in ids_in(conn, jobs.c.job_id, job_ids):
-        for row in conn.execute(select(*_READ_COLUMNS).where(where)):
+        for row in conn.execute(select(*_READ_COLUMNS).where(where).with_for_update()):
             out[row[0]] = dict(zip(_READ_NAMES, row, strict=True))
     return out
 
 
-def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, StatusUpdate]], *,
-                  force: bool, now: datetime
-                  ) -> tuple[BulkResult[int, JobState], list[StatusChange],
-                             list[dict[str, Any]], list[dict[str, Any]]]:
-    """Work out the new state of every job; return it with the changes, rows and history.
+@attrs.frozen(kw_only=True)
+class Applied:
+    """What :func:`apply_updates` worked out, for the caller to write in its transaction."""
 
-    Nothing is written here: the caller writes the job rows and history
-    returned (third and fourth items) in its transaction.
+    result: BulkResult[int, JobState]
+    changes: list[StatusChange]
+    #: the job rows to write (:func:`~dirac_core.wms.store.set_job_rows`)
+    rows: list[dict[str, Any]]
+    #: the history records to insert
+    history: list[dict[str, Any]]
+    #: job id -> status, VO and group as read (and locked): ``set_job_rows``'s ``before``
+    before: dict[int, dict[str, Any]]
+
+
+def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, StatusUpdate]], *,
+                  force: bool, now: datetime) -> Applied:
+    """Work out the new state of every job, reading (and locking) the jobs' rows.
+
+    Nothing is written here: the caller writes the rows and history it returns
+    in its transaction.
     """
     utc = check_timestamps(updates)
     ids = sorted(updates)
@@ -133,6 +150,7 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
     changes: list[StatusChange] = []
     rows: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
+    before: dict[int, dict[str, Any]] = {}
     for job_id in ids:
         row = current.get(job_id)
         if row is None:
@@ -141,6 +159,7 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
         state = dict(row)
         last = state.pop("last_logged")
         old = state["status"]
+        before[job_id] = {"status": old, **{name: state.pop(name) for name in _OWNER_COLUMNS}}
         by_time = updates[job_id]
         # most jobs get one update per call: no sort
         ordered = (((utc[when], upd) for when, upd in by_time.items()) if len(by_time) == 1
@@ -163,7 +182,7 @@ def apply_updates(conn: Connection, updates: Mapping[int, Mapping[datetime, Stat
             application_status=state["application_status"],
             heartbeat_time=state["heartbeat_time"], start_exec_time=state["start_exec_time"],
             end_exec_time=state["end_exec_time"], last_update_time=now))
-    return result, changes, rows, history
+    return Applied(result=result, changes=changes, rows=rows, history=history, before=before)
 
 
 def _first(pair: tuple[datetime, StatusUpdate]) -> datetime:

@@ -6,7 +6,7 @@ one ``executemany`` per table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -100,14 +100,15 @@ def insert_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def read_statuses(conn: Connection, job_ids: Iterable[int],
-                  *columns: str) -> dict[int, dict[str, Any]]:
-    """``job id -> {status, <columns>...}`` for the jobs that exist."""
+                  *columns: str, lock: bool = False) -> dict[int, dict[str, Any]]:
+    """``job id -> {status, <columns>...}`` for the jobs that exist; ``lock``: ``FOR UPDATE``."""
     ids = sorted(set(job_ids))
     names = ("job_id", "status", *columns)
     cols = [jobs.c[name] for name in names]
     out: dict[int, dict[str, Any]] = {}
     for where in ids_in(conn, jobs.c.job_id, ids):
-        for row in conn.execute(select(*cols).where(where)):
+        stmt = select(*cols).where(where)
+        for row in conn.execute(stmt.with_for_update() if lock else stmt):
             out[row[0]] = dict(zip(names, row, strict=True))
     return out
 
@@ -122,7 +123,8 @@ def read_jdls(conn: Connection, job_ids: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def set_job_rows(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
+def set_job_rows(conn: Connection, values: Sequence[dict[str, Any]], *,
+                 before: Mapping[int, Mapping[str, Any]] | None = None) -> None:
     """Update jobs; every dict has ``job_id`` and the same other keys.
 
     Jobs given the same values (a bulk kill, many jobs set Running at one
@@ -130,13 +132,16 @@ def set_job_rows(conn: Connection, values: Sequence[dict[str, Any]]) -> None:
     jobs: on MariaDB an ``executemany`` of UPDATEs is a round trip per row.
     The other rows go through :func:`~dirac_core.db.bulk.bulk_update`. Status changes are
     recorded for the status counts (:mod:`dirac_core.wms.status_counts`), from the jobs' rows
-    read and locked here, so the counts stay exact whatever the caller read before.
+    read and locked here, so the counts stay exact whatever the caller read before; or from
+    ``before`` (job id -> ``status``, ``vo``, ``owner_group``), which the caller read with
+    the rows locked in this transaction.
     """
     if not values:
         return
     keys = [k for k in values[0] if k != "job_id"]
     if "status" in keys:  # the status counts: the jobs' states as this transaction replaces them
-        record_changes(conn, transitions(states(conn, (r["job_id"] for r in values), lock=True), values))
+        known = before if before is not None else states(conn, (r["job_id"] for r in values), lock=True)
+        record_changes(conn, transitions(known, values))
     rest: Sequence[dict[str, Any]] = values
     groups: dict[tuple[Any, ...], list[int]] = {}
     try:
