@@ -27,6 +27,7 @@ from dirac_server.routes import (
     productions,
     requests,
     sandboxes,
+    status,
     transformations,
     wellknown,
 )
@@ -67,7 +68,7 @@ def create_app(interware: Interware, settings: ServerSettings | None = None) -> 
             interware.add_task(cleaning)
     install_error_handlers(app)
     for module in (wellknown, auth, auth_x509, sandboxes, jobs, pilots, catalog, requests, transformations,
-                   productions, config, health, accounting):
+                   productions, config, health, accounting, status):
         app.include_router(module.router)
     install_portal(app, interware)  # the web portal at /portal (and / sends there)
     # a sandbox upload may be as large as a sandbox (and its multipart envelope)

@@ -1,9 +1,12 @@
-"""``dirac-core status ...``: the resource status system of an embedded interware.
+"""``dirac-core status ...``: the resource status system, embedded or on a server.
 
 ``list`` and ``show`` read the statuses (anyone may), ``history`` the changes; ``set`` and
-``release`` need ``ServiceAdministrator`` or ``Operator`` (``--user``, ``--group``: the registry
-user to act as); ``evaluate`` runs the policies now. All act on ``--local PATH``. Tables for
-people, ``--json`` for scripts.
+``release`` need ``ServiceAdministrator`` or ``Operator``. Each of these takes exactly one of
+``--local PATH``, acting as ``--user`` in ``--group`` (default: ``admin`` in the first of its
+groups that may), or ``--url URL`` (or ``DIRACX_URL``), acting as the login of ``dirac-core
+login`` (the server's ``/api/status``); the output is the same. ``evaluate`` runs the policies of
+an embedded interware now (``--local`` only: a server runs its own evaluation task). Tables for
+people, ``--json`` for scripts (the shapes of :mod:`dirac_core.rss.wire`, as the server answers).
 """
 
 from __future__ import annotations
@@ -23,29 +26,66 @@ from dirac_core.authorization import Action, allowed, require
 from dirac_core.errors import DiracError
 from dirac_core.model.resource_status import ElementType, ResourceStatus, StatusType
 from dirac_core.rss.records import HistoryEntry, StatusRecord
+from dirac_core.rss.wire import entry_json, record_json
 
 __all__ = ["status_app"]
 
 status_app = typer.Typer(help="Resource statuses (sites, CEs, queues, SEs): list, show, set, release, "
-                              "history, evaluate (embedded).", no_args_is_help=True)
+                              "history (embedded or remote); evaluate (embedded).", no_args_is_help=True)
 
-Local = Annotated[Path, typer.Option(help="Embedded interware directory.")]
+Url = Annotated[str | None, typer.Option(envvar="DIRACX_URL",
+                                         help="The server's URL (acts as the login of dirac-core login).")]
+Local = Annotated[Path | None, typer.Option(help="Embedded interware directory.")]
 Kind = Annotated[ElementType | None, typer.Option("--type",
                                                   help="The element type (when a name is ambiguous).")]
-Group = Annotated[str | None, typer.Option(help="The group to act in (default: one that may).")]
+User = Annotated[str | None, typer.Option(help="With --local: the registry user to act as (default: admin).")]
+Group = Annotated[str | None, typer.Option(help="With --local: the group to act in (default: one that may).")]
 AsJson = Annotated[bool, typer.Option("--json", help="JSON output, for scripts.")]
 
 
+def _fail(exc: Exception) -> typer.Exit:
+    Console(stderr=True).print(f"error: {exc}", style="red", markup=False, highlight=False)
+    return typer.Exit(1)
+
+
 @contextmanager
-def _interware(local: Path) -> Iterator[Any]:
+def _embedded(local: Path) -> Iterator[Any]:
     try:
         from dirac_core.interware import Interware
 
         with Interware.embedded(local) as iw:
             yield iw
     except (DiracError, ValueError) as exc:
-        Console(stderr=True).print(f"error: {exc}", style="red", markup=False, highlight=False)
-        raise typer.Exit(1) from None
+        raise _fail(exc) from None
+
+
+@contextmanager
+def _interware(local: Path | None, url: str | None, user: str | None = None, group: str | None = None
+               ) -> Iterator[Any]:
+    """The embedded interware or a server's (a :class:`~dirac_core.client.RemoteInterware`); errors
+    printed, exit code 1."""
+    if (url is None) == (local is None):
+        raise typer.BadParameter("give exactly one of --url URL or --local PATH")
+    if url is not None and (user is not None or group is not None):
+        raise typer.BadParameter("--user and --group are for --local: a server acts as the login")
+    if local is not None:
+        with _embedded(local) as iw:
+            yield iw
+        return
+    try:
+        from dirac_core.cli.session import credentials_path
+        from dirac_core.client import RemoteInterware
+
+        with RemoteInterware(url, credentials_path=credentials_path()) as remote:  # type: ignore[arg-type]
+            yield remote
+    except (DiracError, ValueError) as exc:
+        raise _fail(exc) from None
+
+
+def _owner(iw: Any, local: Path | None, user: str | None, group: str | None) -> str:
+    """Who a change is made by: checked here for ``--local``; a server makes its login the owner
+    (and checks it)."""
+    return _operator(iw, user or "admin", group).user if local is not None else ""
 
 
 def _operator(iw: Any, user: str, group: str | None) -> Any:
@@ -61,25 +101,12 @@ def _operator(iw: Any, user: str, group: str | None) -> Any:
     return identity
 
 
+#: the longest --hours (the server's limit: ten years)
+_MAX_HOURS = 10 * 366 * 24.0
+
+
 def _when(value: datetime | None) -> str:
     return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
-
-
-def _record_json(r: StatusRecord) -> dict[str, Any]:
-    return {"element_type": str(r.key.element_type), "name": r.key.name,
-            "status_type": str(r.key.status_type), "vo": r.key.vo, "status": str(r.status),
-            "reason": r.reason,
-            "date_effective": r.date_effective.isoformat(), "last_check": r.last_check.isoformat(),
-            "token_owner": r.token_owner,
-            "token_expiration": None if r.token_expiration is None else r.token_expiration.isoformat()}
-
-
-def _entry_json(e: HistoryEntry) -> dict[str, Any]:
-    return {"element_type": str(e.key.element_type), "name": e.key.name,
-            "status_type": str(e.key.status_type), "vo": e.key.vo, "status": str(e.status),
-            "previous": None if e.previous is None else str(e.previous),
-            "reason": e.reason, "owner": e.owner, "changed": e.changed.isoformat(),
-            "token_expiration": None if e.token_expiration is None else e.token_expiration.isoformat()}
 
 
 def _records_table(records: list[StatusRecord]) -> Table:
@@ -99,31 +126,31 @@ def _history_table(entries: list[HistoryEntry]) -> Table:
 
 
 @status_app.command("list")
-def list_statuses(*, local: Local, element_type: Kind = None,
+def list_statuses(*, url: Url = None, local: Local = None, element_type: Kind = None,
                   status: Annotated[list[ResourceStatus] | None, typer.Option(
                       help="Only elements in this status; repeatable.")] = None,
                   as_json: AsJson = False) -> None:
     """Every stored status (of one element type when given)."""
-    with _interware(local) as iw:
+    with _interware(local, url) as iw:
         records = [r for r in iw.status.statuses(element_type=element_type)
                    if not status or r.status in status]
     if as_json:
-        typer.echo(json.dumps([_record_json(r) for r in records]))
+        typer.echo(json.dumps([record_json(r) for r in records]))
         return
     Console().print(_records_table(records))
 
 
 @status_app.command("show")
-def show(name: str, *, local: Local, element_type: Kind = None, limit: int = 10,
+def show(name: str, *, url: Url = None, local: Local = None, element_type: Kind = None, limit: int = 10,
          as_json: AsJson = False) -> None:
     """One element's statuses and its latest changes."""
-    with _interware(local) as iw:
+    with _interware(local, url) as iw:
         element = iw.status.elements.get(name, element_type)
         records = iw.status.statuses(element_type=element.element_type, name=element.name)
         entries = iw.status.history(element.name, element_type=element.element_type, limit=limit)
     if as_json:
-        typer.echo(json.dumps({"statuses": [_record_json(r) for r in records],
-                               "history": [_entry_json(e) for e in entries]}))
+        typer.echo(json.dumps({"statuses": [record_json(r) for r in records],
+                               "history": [entry_json(e) for e in entries]}))
         return
     console = Console()
     console.print(f"{element.element_type} {element.name}" + (f" at {element.site}" if element.site else ""))
@@ -134,55 +161,57 @@ def show(name: str, *, local: Local, element_type: Kind = None, limit: int = 10,
 
 @status_app.command("set")
 def set_status(name: str, status: ResourceStatus, *, reason: Annotated[str, typer.Option(help="Why.")],
-               local: Local, element_type: Kind = None,
+               url: Url = None, local: Local = None, element_type: Kind = None,
                status_type: Annotated[StatusType | None, typer.Option(
                    help="Only this status type (an SE's ReadAccess, ...; default: all of them).")] = None,
                hours: Annotated[float | None, typer.Option(
                    help="How long it holds (default: the configured token_lifetime, 24 h).")] = None,
-               user: Annotated[str, typer.Option(help="The registry user to act as.")] = "admin",
-               group: Group = None, as_json: AsJson = False) -> None:
+               user: User = None, group: Group = None, as_json: AsJson = False) -> None:
     """Set an element's status by hand; the policies leave it until it expires."""
-    with _interware(local) as iw:
-        identity = _operator(iw, user, group)
+    if hours is not None and not 0 < hours <= _MAX_HOURS:
+        raise typer.BadParameter(f"--hours must be above 0 and at most {_MAX_HOURS:.0f}, got {hours}")
+    with _interware(local, url, user, group) as iw:
+        owner = _owner(iw, local, user, group)
         until = None if hours is None else timedelta(hours=hours)
-        records = iw.status.set_status(name, status, reason=reason, owner=identity.user,
+        records = iw.status.set_status(name, status, reason=reason, owner=owner,
                                        status_type=status_type, until=until, element_type=element_type)
     if as_json:
-        typer.echo(json.dumps([_record_json(r) for r in records]))
+        typer.echo(json.dumps([record_json(r) for r in records]))
         return
     Console().print(_records_table(records))
 
 
 @status_app.command("release")
-def release(name: str, *, local: Local, element_type: Kind = None,
+def release(name: str, *, url: Url = None, local: Local = None, element_type: Kind = None,
             status_type: Annotated[StatusType | None, typer.Option(help="Only this status type.")] = None,
-            user: Annotated[str, typer.Option(help="The registry user to act as.")] = "admin",
-            group: Group = None) -> None:
+            user: User = None, group: Group = None) -> None:
     """Hand a manual status back to the policies now."""
-    with _interware(local) as iw:
-        identity = _operator(iw, user, group)
-        keys = iw.status.release(name, status_type=status_type, element_type=element_type, by=identity.user)
+    with _interware(local, url, user, group) as iw:
+        by = _owner(iw, local, user, group)
+        keys = iw.status.release(name, status_type=status_type, element_type=element_type, by=by)
     typer.echo(f"released {len(keys)} status(es) of {name}")
 
 
 @status_app.command("history")
 def history(name: Annotated[str | None, typer.Argument(help="One element (default: all).")] = None, *,
-            local: Local, element_type: Kind = None, limit: int = 50, as_json: AsJson = False) -> None:
+            url: Url = None, local: Local = None, element_type: Kind = None, limit: int = 50,
+            as_json: AsJson = False) -> None:
     """The latest status changes, oldest first."""
-    with _interware(local) as iw:
+    with _interware(local, url) as iw:
         entries = iw.status.history(name, element_type=element_type, limit=limit)
     if as_json:
-        typer.echo(json.dumps([_entry_json(e) for e in entries]))
+        typer.echo(json.dumps([entry_json(e) for e in entries]))
         return
     Console().print(_history_table(entries))
 
 
 @status_app.command("evaluate")
-def evaluate(*, local: Local, force: Annotated[bool, typer.Option(
-                 help="Evaluate every element, not only those due.")] = False,
+def evaluate(*, local: Annotated[Path, typer.Option(help="Embedded interware directory.")],
+             force: Annotated[bool, typer.Option(help="Evaluate every element, not only those due.")] = False,
              as_json: AsJson = False) -> None:
-    """Run the policies now; what changed, and the policies that failed."""
-    with _interware(local) as iw:
+    """Run the policies of an embedded interware now; what changed, and the policies that failed.
+    Embedded only (no --url): a server evaluates in its own periodic task (rss.evaluation)."""
+    with _embedded(local) as iw:
         report = iw.status.evaluate(force=force)
     changes = [{"element": str(e.key), "from": None if e.before is None else str(e.before),
                 "to": None if e.after is None else str(e.after), "reason": e.reason} for e in report.changes]

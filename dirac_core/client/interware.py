@@ -15,6 +15,7 @@ from dirac_core.client.jobs import RemoteWMS
 from dirac_core.client.pilots import RemotePilots
 from dirac_core.client.proxy_login import ProxyCredentials, proxy_login, read_proxy
 from dirac_core.client.requests import RemoteRequests
+from dirac_core.client.status import RemoteStatus
 from dirac_core.client.transformations import RemoteProductions, RemoteTransformations
 from dirac_core.client.transport import RetryPolicy, Transport
 from dirac_core.config import Config
@@ -55,6 +56,8 @@ class RemoteInterware:
         #: the server's transformation system, and its productions
         self.transformations = RemoteTransformations(self.transport)
         self.productions = RemoteProductions(self.transport)
+        #: the server's resource statuses (reading; setting and releasing with ``status.change``)
+        self.status = RemoteStatus(self.transport)
 
     @property
     def url(self) -> str:

@@ -90,7 +90,7 @@ def _api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute
     found: list[tuple[str, APIRoute]] = []
     for route in routes:
         if isinstance(route, APIRoute):
-            found.append((prefix + route.path, route))
+            found.append((prefix + route.path_format, route))  # "{name:path}" as OpenAPI says "{name}"
         elif hasattr(route, "original_router"):
             found += _api_routes(route.original_router.routes, prefix + route.include_context.prefix)
     return found
@@ -120,7 +120,7 @@ def test_every_route_but_the_public_ones_needs_a_token(client: TestClient) -> No
             checked.append((method, template))
     # the walk reached every system the server exposes
     for prefix in ("/api/jobs", "/api/pilots", "/api/catalog", "/api/requests", "/api/transformations",
-                   "/api/productions", "/api/config"):
+                   "/api/productions", "/api/config", "/api/status"):
         assert any(path.startswith(prefix) for _, path in checked), prefix
     assert len(checked) >= 50
 
