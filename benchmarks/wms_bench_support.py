@@ -164,8 +164,8 @@ def raw_claims(database: Database, count: int, tq_ids: Sequence[int]) -> MatchRu
     """What a claim writes, one plain DBAPI statement at a time, one commit per claim.
 
     Pick the queue's best job (SKIP LOCKED where the backend has it) with its
-    JDL, delete its queue row, set it Matched, insert its history record and
-    its pilot mapping, commit. Queues are taken in turn from ``tq_ids``.
+    JDL, delete its queue row, set it Matched, insert its history record, its
+    pilot mapping and its status change (the status counts), commit. Queues are taken in turn from ``tq_ids``.
     """
     m = _marker(database)
     lock = " FOR UPDATE SKIP LOCKED" if database.supports_skip_locked else ""
@@ -179,6 +179,8 @@ def raw_claims(database: Database, count: int, tq_ids: Sequence[int]) -> MatchRu
     hist = ("INSERT INTO wms_job_history (job_id, status, minor_status, application_status, "
             f"status_time, source, refused) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})")
     pilot = f"INSERT INTO wms_job_to_pilot (job_id, pilot_stamp, start_time) VALUES ({m}, {m}, {m})"
+    counted = ("INSERT INTO wms_status_changes (vo, owner_group, old_status, new_status, count) "
+               f"VALUES ({m}, {m}, {m}, {m}, {m})")
     sqlite = database.dialect == "sqlite"
     raw = database.engine.raw_connection()
     latencies: list[float] = []
@@ -201,6 +203,7 @@ def raw_claims(database: Database, count: int, tq_ids: Sequence[int]) -> MatchRu
                 cur.execute(matched_sql, ("raw-site", now, job_id))
                 cur.execute(hist, (job_id, "Matched", "Assigned", "Unknown", now, "raw", False))
                 cur.execute(pilot, (job_id, f"raw{i}", now))
+                cur.execute(counted, ("demo", "demo_user", "Waiting", "Matched", 1))
                 matched += 1
             raw.commit()
             latencies.append(clock() - t0)

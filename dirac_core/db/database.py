@@ -187,7 +187,8 @@ class Database:
         @event.listens_for(self.engine, "begin")
         def _on_begin(conn: Connection) -> None:
             mode = "" if conn.get_execution_options().get("dirac_read_only") else " IMMEDIATE"
-            conn.exec_driver_sql(f"BEGIN{mode}")
+            # straight to the driver: exec_driver_sql cost about 50 µs, a tenth of a match
+            conn.connection.dbapi_connection.execute(f"BEGIN{mode}")  # type: ignore[union-attr]
 
     # -- connections ------------------------------------------------------
 

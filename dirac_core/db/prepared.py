@@ -58,14 +58,27 @@ class PreparedStatement:
         processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
                       for name, bind in compiled.binds.items()}
         self._processors = {name: p for name, p in processors.items() if p is not None}
+        # the values compiled in (literals of the statement), processed once; the binds that
+        # have none must be given to every call
+        base = compiled.construct_params(_check=False)
+        self._required = frozenset(name for name, bind in compiled.binds.items()
+                                   if bind.required and name in base)
+        self._constants = {name: self._process(name, value) for name, value in base.items()}
+
+    def _process(self, name: str, value: Any) -> Any:
+        process = self._processors.get(name)
+        return value if process is None or value is None else process(value)
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
-        """The DBAPI parameters for the bind values ``values`` (others keep their compiled values)."""
-        params = self._compiled.construct_params(dict(values))
-        for name, process in self._processors.items():
-            value = params.get(name)
-            if value is not None:
-                params[name] = process(value)
+        """The DBAPI parameters for the bind values ``values`` (others keep their compiled values).
+
+        Raises ``sqlalchemy.exc.ArgumentError`` when a bind without a value is not given."""
+        if missing := self._required.difference(values):
+            raise sa_exc.ArgumentError(f"a value is required for bind parameters {sorted(missing)}")
+        params = dict(self._constants)
+        for name, value in values.items():
+            if name in params:
+                params[name] = self._process(name, value)
         if self._order is not None:
             return tuple(params[n] for n in self._order)
         return params
