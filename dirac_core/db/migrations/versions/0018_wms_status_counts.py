@@ -9,7 +9,11 @@ MariaDB and PostgreSQL). Writers now append their changes to ``wms_status_change
 fold adds them into ``wms_status_counts`` (see :mod:`dirac_core.wms.status_counts`). The
 counts start from the jobs already there, with the fold's lock row (empty VO, group and
 status). On MariaDB/MySQL the ``wms_claim`` procedure of 0003 also appends its Waiting ->
-Matched change. Hand-written, types spelled out (see 0001).
+Matched change, as a single-row ``INSERT ... VALUES`` (InnoDB treats an ``INSERT ... SELECT``
+as a bulk insert, which takes the table's auto-increment lock for the whole statement). The
+extra row costs matching about a tenth of its rate on MariaDB (``benchmarks/test_wms_bench.py``,
+2026-12-07: 4 processes 2,124 -> 1,997 matches/s; the raw claim, with and without the row,
+2,104 -> 1,816). Hand-written, types spelled out (see 0001).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ MODIFIES SQL DATA
 BEGIN
     DECLARE v_job BIGINT DEFAULT NULL;
     DECLARE v_waiting INT DEFAULT 0;
+    DECLARE v_vo VARCHAR(64);
+    DECLARE v_group VARCHAR(64);
     DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_job = NULL;
     SELECT job_id INTO v_job FROM wms_tq_jobs WHERE tq_id = p_tq
         ORDER BY `rank`, job_id LIMIT 1 FOR UPDATE SKIP LOCKED;
@@ -47,8 +53,9 @@ BEGIN
             INSERT INTO wms_job_history
                 (job_id, status, minor_status, application_status, status_time, source, refused)
                 VALUES (v_job, 'Matched', 'Assigned', 'Unknown', p_now, p_source, 0);
+            SELECT vo, owner_group INTO v_vo, v_group FROM wms_jobs WHERE job_id = v_job;
             INSERT INTO wms_status_changes (vo, owner_group, old_status, new_status, count)
-                SELECT vo, owner_group, 'Waiting', 'Matched', 1 FROM wms_jobs WHERE job_id = v_job;
+                VALUES (v_vo, v_group, 'Waiting', 'Matched', 1);
             IF p_stamp <> '' THEN
                 INSERT INTO wms_job_to_pilot (job_id, pilot_stamp, start_time)
                     VALUES (v_job, p_stamp, p_now);
