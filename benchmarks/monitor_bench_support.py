@@ -4,13 +4,15 @@ The jobs belong to one VO (the worst case for its administrator's queries), 200 
 groups, 200 sites, statuses in the proportions of a busy production system (mostly ended).
 Rows are generated in chunks and written with the driver's fastest plain path: ``executemany``
 (MariaDB's driver turns it into multi-row INSERTs; SQLite runs it in C) or ``COPY`` (PostgreSQL).
+:func:`registry` and :func:`resources` are the configuration sections of that VO (its owners,
+their groups and an administrator; its sites), for the portal's pages over the same jobs.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,8 +31,39 @@ COLUMNS = ("job_id", "status", "minor_status", "application_status", "owner", "o
            "job_name", "job_type", "job_group", "site", "user_priority", "cpu_time", "submission_time",
            "last_update_time", "reschedule_time", "start_exec_time", "end_exec_time", "heartbeat_time",
            "reschedule_counter", "verified_flag", "accounted_flag")
+#: the VO's job administrator and their group (JobAdministrator: every job of the VO)
+ADMIN = "admin"
+ADMIN_GROUP = "demo_admin"
 CHUNK = 50_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def group_of(owner: str) -> str:
+    """The group of one of the :data:`OWNERS` (its jobs' ``owner_group``)."""
+    return GROUPS[OWNERS.index(owner) % len(GROUPS)]
+
+
+def registry(password_hash: str, logins: Sequence[str]) -> dict[str, Any]:
+    """The ``[registry]`` of the jobs' VO: every owner in their group (NormalUser), :data:`ADMIN`
+    in :data:`ADMIN_GROUP` (JobAdministrator); the users in ``logins`` have ``password_hash``
+    (the built-in identity provider's, to log in to the portal)."""
+    users: dict[str, dict[str, Any]] = {name: {"name": name} for name in (*OWNERS, ADMIN)}
+    for name in logins:
+        users[name]["password_hash"] = password_hash
+    groups: dict[str, dict[str, Any]] = {
+        group: {"name": group, "vo": VO, "users": [o for o in OWNERS if group_of(o) == group],
+                "properties": ["NormalUser"]} for group in GROUPS}
+    groups[ADMIN_GROUP] = {"name": ADMIN_GROUP, "vo": VO, "users": [ADMIN],
+                           "properties": ["NormalUser", "JobAdministrator"]}
+    return {"vos": {VO: {"name": VO}}, "users": users, "groups": groups}
+
+
+def resources() -> dict[str, Any]:
+    """The ``[resources]`` of the jobs' 200 sites, all in the mask (the monitor lists them)."""
+    sites: dict[str, dict[str, Any]] = {}
+    for site in SITES:
+        sites.setdefault(site.split(".")[0], {})[site] = {"name": site}
+    return {"site_mask": list(SITES), "sites": sites}
 
 
 def _rows(count: int, seed: int = 11) -> Iterator[list[tuple[Any, ...]]]:

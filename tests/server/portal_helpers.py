@@ -1,10 +1,10 @@
 """The portal tests' grid and helpers: the transformation grid with passwords, the portal's
-callback registered, logging in through the authorization-code flow with a test client."""
+callback registered, logging in through the authorization-code flow with a test client
+(:func:`dirac_core.testing.portal.portal_login`)."""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from fastapi.testclient import TestClient
 from server_helpers import PASSWORD
@@ -14,6 +14,7 @@ from dirac_core.auth.passwords import hash_password
 from dirac_core.config import Config, load_config
 from dirac_core.interware import Interware
 from dirac_core.model.identity import Identity
+from dirac_core.testing.portal import portal_login
 from dirac_core.transformation import TransformationSpec
 from dirac_server.portal import callback_url
 
@@ -57,20 +58,7 @@ def replication(iw: Interware, name: str, lfns: list[str]) -> int:
 
 def login(client: TestClient, user: str = "alice", group: str | None = None, *, password: str = PASSWORD,
           next_page: str | None = None) -> Any:
-    """Log ``client`` in to the portal the way a browser does; the callback's answer (or the login
-    form's refusal)."""
-    params = {"vo": "other" if user == "olga" else "demo", **({"group": group} if group else {}),
-              **({"next": next_page} if next_page else {})}
-    start = client.get("/portal/auth/start", params=params, follow_redirects=False)
-    assert start.status_code == 303, start.text
-    authorize = urlsplit(start.headers["location"])
-    form = client.get(f"{authorize.path}?{authorize.query}", follow_redirects=False)
-    assert form.status_code == 200, form.text
-    fields = {k: v for k, v in parse_qsl(authorize.query) if k != "response_type"}
-    approved = client.post("/api/auth/authorize/approve", data={**fields, "username": user,
-                                                                 "password": password},
-                           follow_redirects=False)
-    if approved.status_code != 303:
-        return approved
-    back = urlsplit(approved.headers["location"])
-    return client.get(f"{back.path}?{back.query}", follow_redirects=False)
+    """Log ``client`` in to the portal the way a browser does (olga in VO ``other``, everyone else in
+    ``demo``); the callback's answer (or the login form's refusal)."""
+    return portal_login(client, user=user, password=password, vo="other" if user == "olga" else "demo",
+                        group=group, next_page=next_page)
