@@ -24,6 +24,7 @@ import logging
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ from sqlalchemy import URL, Connection, Engine, MetaData, create_engine, event, 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from dirac_core.db.checkpoints import SAFETY_PAGES, Checkpointer
 from dirac_core.db.registry import all_metadata
 from dirac_core.errors import DatabaseError, DatabaseUnavailable
 
@@ -100,6 +102,8 @@ class Database:
 
     - SQLite: every connection runs ``PRAGMA journal_mode=WAL``,
       ``foreign_keys=ON``, ``synchronous=NORMAL`` and a 30 s ``busy_timeout``.
+      A database file is checkpointed by a thread of its own after writes
+      (:mod:`dirac_core.db.checkpoints`), so writers rarely wait for it.
       Transactions opened by :meth:`begin` are ``BEGIN IMMEDIATE`` (the write
       lock is taken up front, so read-then-write transactions never fail
       with "database is locked" halfway); ``begin(read_only=True)`` uses a
@@ -142,8 +146,12 @@ class Database:
                 f"pip install 'dirac-core[{extra}]'", backend=backend,
             ) from None
         self._write_lock: threading.RLock | None = None
+        self._checkpointer: Checkpointer | None = None
         if backend == "sqlite":
             self._write_lock = threading.RLock()
+            if self._scratch is None and engine_url.database:
+                self._checkpointer = Checkpointer(engine_url.database)
+                weakref.finalize(self, self._checkpointer.stop)
             self._setup_sqlite()
         else:
             self._setup_idle_ping()
@@ -171,6 +179,8 @@ class Database:
     # -- SQLite specifics -------------------------------------------------
 
     def _setup_sqlite(self) -> None:
+        checkpointer = self._checkpointer
+
         @event.listens_for(self.engine, "connect")
         def _on_connect(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
             # let SQLAlchemy, not pysqlite, decide when a transaction begins
@@ -180,6 +190,8 @@ class Database:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA synchronous=NORMAL")
+                if checkpointer is not None:  # checkpoints are its work; a writer's only past this
+                    cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES:d}")
                 cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS:d}")
             finally:
                 cursor.close()
@@ -249,6 +261,8 @@ class Database:
             # order: under many threads some writers starve for the whole busy timeout. Writers
             # of this process queue here instead, before taking a pooled connection.
             with self._write_lock:
+                if self._checkpointer is not None:
+                    self._checkpointer.wrote()
                 yield from self._transaction(read_only=False)
             return
         yield from self._transaction(read_only=read_only)
@@ -350,7 +364,10 @@ class Database:
     # -- lifecycle --------------------------------------------------------
 
     def close(self) -> None:
-        """Close every pooled connection; the object may be used again afterwards."""
+        """Close every pooled connection (and stop SQLite's checkpoint thread); the object may be
+        used again afterwards."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
     def __enter__(self) -> Database:

@@ -56,3 +56,11 @@ def test_errors_are_sqlalchemys_and_roll_back(database: Database) -> None:
     with database.begin(read_only=True) as conn:
         assert conn.execute(select(job_history.c.job_id)).all() == []  # rolled back
         assert conn.execute(select(jobs.c.job_id)).scalars().all() == [1]
+
+
+def test_a_missing_value_is_refused_before_the_driver(database: Database) -> None:
+    stmt = PreparedStatement(update(jobs).where(jobs.c.job_id == bindparam("b_job"))
+                             .values(status=JobStatus.MATCHED, last_update_time=bindparam("b_now")),
+                             database.engine.dialect)
+    with pytest.raises(sa_exc.ArgumentError, match="b_now"), database.begin() as conn:
+        stmt.rows(conn, {"b_job": 1})
