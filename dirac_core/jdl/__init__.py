@@ -9,7 +9,7 @@ builder) back to text. :func:`parse` and :func:`dump` are the untyped layer bene
 from __future__ import annotations
 
 from dirac_core.jdl.builder import Job
-from dirac_core.jdl.description import JobDescription, from_classad
+from dirac_core.jdl.description import JobDescription, from_classad, from_text
 from dirac_core.jdl.parametric import expand, parameter_count, substitute_job_id
 from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, parse
 
@@ -25,7 +25,7 @@ def loads(text: str) -> JobDescription:
     Raises :class:`~dirac_core.errors.JDLError`: with ``line`` and ``column`` for a syntax
     error, with ``problems`` listing every invalid attribute otherwise.
     """
-    return from_classad(parse(text))
+    return from_text(text)
 
 
 def dumps(obj: JobDescription | ClassAd | Job) -> str:

@@ -18,9 +18,12 @@ from typing import Any
 import attrs
 
 from dirac_core.errors import JDLError
+from dirac_core.jdl.flat import Plan, parse_planned
 from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, parse
 
-__all__ = ["CPU_TIME_RANGE", "PRIORITY_RANGE", "PROCESSOR_RANGE", "JobDescription", "from_classad"]
+__all__ = [
+    "CPU_TIME_RANGE", "PRIORITY_RANGE", "PROCESSOR_RANGE", "JobDescription", "from_classad", "from_text",
+]
 
 CPU_TIME_RANGE = (100, 500_000)
 PRIORITY_RANGE = (0, 10)
@@ -69,7 +72,7 @@ class JobDescription:
         ``Parameters*`` attributes kept in ``extra``; :func:`~dirac_core.jdl.parametric.expand`
         gives its jobs.
         """
-        return from_classad(parse(text))
+        return from_text(text)
 
     def to_jdl(self) -> str:
         """The description as JDL text; ``JobDescription.from_jdl(d.to_jdl()) == d``."""
@@ -257,6 +260,63 @@ def from_classad(ad: ClassAd) -> JobDescription:
         text = "; ".join(f"{name}: {why}" for name, why in problems)
         raise JDLError(f"invalid job description: {text}", line=None, column=None, problems=problems)
     return JobDescription(**values, extra=extra)
+
+
+def from_text(text: str) -> JobDescription:
+    """:func:`~dirac_core.jdl.syntax.parse` then :func:`from_classad`, with a shortcut for texts
+    of a known shape (:func:`~dirac_core.jdl.flat.parse_planned`): the attributes the shape fixes
+    (numbers, bare words, lists of them) are converted once per shape, and only the strings once
+    per text. Same result, same errors: anything unusual goes the long way."""
+    planned = parse_planned(text)
+    if planned is None:
+        return from_classad(parse(text))
+    ad, plan = planned
+    typed = plan.memo.get("typed")
+    if typed is None:
+        typed = plan.memo["typed"] = _typed_plan(plan)
+    if typed is _LONG_WAY:
+        return from_classad(ad)
+    fixed, varying, extra_names = typed
+    values = dict(fixed)
+    for name, field, convert in varying:
+        try:
+            values[field] = convert(ad[name])
+        except ValueError:
+            return from_classad(ad)  # it names every bad attribute
+    if not values.get("executable"):
+        return from_classad(ad)
+    values.update(_processors(ad))
+    return JobDescription(**values, extra={name: ad[name] for name in extra_names})
+
+
+#: a shape :func:`from_text` leaves to :func:`from_classad` (a fixed value is invalid, or two
+#: spellings of one field)
+_LONG_WAY: Any = object()
+
+
+def _typed_plan(plan: Plan) -> Any:
+    """For a shape: the fields it fixes, converted; (attribute, field, converter) of the others;
+    the extra attributes, in the written order."""
+    fixed_names = {name for name, _ in plan.constants} | {name for name, _ in plan.word_lists}
+    fixed_values = dict(plan.constants) | {name: list(values) for name, values in plan.word_lists}
+    fields = [_FIELDS[name][0] for name in plan.names if name in _FIELDS]
+    if len(set(fields)) != len(fields):
+        return _LONG_WAY
+    fixed: dict[str, Any] = {}
+    varying: list[tuple[str, str, Callable[[Value], Any]]] = []
+    for name in plan.names:
+        entry = _FIELDS.get(name)
+        if entry is None:
+            continue
+        if name in fixed_names:
+            try:
+                fixed[entry[0]] = entry[1](fixed_values[name])
+            except ValueError:
+                return _LONG_WAY
+        else:
+            varying.append((name, *entry))
+    extra_names = tuple(n for n in plan.names if n not in _FIELDS and n not in _NOT_EXTRA)
+    return fixed, tuple(varying), extra_names
 
 
 def _processors(ad: ClassAd) -> dict[str, Any]:

@@ -5,7 +5,7 @@ comments or escapes, and in bulk with one *shape*: the same attributes, numbers 
 in the same layout, where only the quoted strings differ (job names, files, arguments).
 :func:`parse_flat` cuts the quoted strings out with ``str.split`` (C speed, where a regex pays
 for every character), checks and reads the *skeleton* left (each string replaced by an empty
-``""`` marker) into a :class:`_Plan`, and fills the plan with the strings. Plans are cached by
+``""`` marker) into a :class:`Plan`, and fills the plan with the strings. Plans are cached by
 skeleton, so a bulk of same-shaped descriptions reads its skeleton once; numbers and bare words
 in a plan are immutable, and every list is built anew for each description.
 
@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, cast
 
 from dirac_core.jdl.values import NUMBER, ClassAd, Value, number, word_value
 
-__all__ = ["parse_flat"]
+__all__ = ["Plan", "parse_flat", "parse_planned"]
 
 _BLANK = " \t\r\n"
 _WS = "[ \t\r\n]*"
@@ -38,7 +38,7 @@ _PLANS = 256  # distinct shapes remembered; a submission system sees a few dozen
 _PLANNED = 16_384  # longer skeletons (thousands of files) are read each time: the cache stays small
 
 
-class _Plan(NamedTuple):
+class Plan(NamedTuple):
     """How to build the ad of one skeleton from its strings (indexes count the strings in order)."""
 
     names: tuple[str, ...]  # every attribute, in the written order
@@ -48,6 +48,8 @@ class _Plan(NamedTuple):
     string_lists: tuple[tuple[str, int, int], ...]  # lists of strings only: strings[start:stop]
     word_lists: tuple[tuple[str, tuple[Value, ...]], ...]  # lists without strings
     mixed_lists: tuple[tuple[str, tuple[tuple[int, Value], ...]], ...]  # (index, or -1 and the value)
+    #: what the layer above works out once per shape (the typed reading: ``description.py``)
+    memo: dict[str, Any]
 
 
 def _scalar(word: str) -> Value | None:
@@ -117,15 +119,15 @@ class _Builder:
             self.word_lists.append((name, tuple(value for _, value in template)))
         return True
 
-    def plan(self) -> _Plan | None:
+    def plan(self) -> Plan | None:
         if len(set(self.names)) != len(self.names):
             return None  # a duplicate: the careful parser says where
-        return _Plan(tuple(self.names), tuple(self.string_names), tuple(self.mask), tuple(self.constants),
-                     tuple(self.string_lists), tuple(self.word_lists), tuple(self.mixed_lists))
+        return Plan(tuple(self.names), tuple(self.string_names), tuple(self.mask), tuple(self.constants),
+                     tuple(self.string_lists), tuple(self.word_lists), tuple(self.mixed_lists), {})
 
 
 @functools.lru_cache(maxsize=_PLANS)
-def _plan(skeleton: str) -> _Plan | None:
+def _plan(skeleton: str) -> Plan | None:
     body = _body(skeleton)
     if body is None:
         return None
@@ -144,6 +146,14 @@ def _plan(skeleton: str) -> _Plan | None:
 
 def parse_flat(text: str) -> ClassAd | None:
     """The ad of a flat description without comments or escapes; None for any other text."""
+    planned = parse_planned(text)
+    return None if planned is None else planned[0]
+
+
+def parse_planned(text: str) -> tuple[ClassAd, Plan] | None:
+    """:func:`parse_flat`, with the plan of the text's shape (the same object for every text of
+    that shape while it is cached): ``plan.constants`` and ``plan.word_lists`` name the attributes
+    whose values the shape fixes, and ``plan.memo`` keeps what a caller derives from them."""
     if "\\" in text:
         return None
     pieces = text.split('"')
@@ -165,4 +175,4 @@ def parse_flat(text: str) -> ClassAd | None:
         ad[name] = list(values)
     for name, template in plan.mixed_lists:
         ad[name] = [strings[index] if index >= 0 else value for index, value in template]
-    return ad
+    return ad, plan
