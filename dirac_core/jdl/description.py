@@ -272,7 +272,10 @@ def from_text(text: str) -> JobDescription:
         return from_classad(parse(text))
     ad, plan = planned
     typed = plan.memo.get("typed")
-    if typed is None:
+    if typed is None:  # worked out on a shape's second text: a shape seen once pays nothing more
+        if not plan.memo.setdefault("seen", False):
+            plan.memo["seen"] = True
+            return from_classad(ad)
         typed = plan.memo["typed"] = _typed_plan(plan)
     if typed is _LONG_WAY:
         return from_classad(ad)
