@@ -26,7 +26,14 @@ from dirac_core.db.tables.wms import (
 from dirac_core.model.job import FINAL_JOB_STATUSES, JobStatus
 from dirac_core.wms import status_counts
 from dirac_core.wms.status_updates import StatusChange
-from dirac_core.wms.store import add_commands, chunks, history_row, insert_history, set_job_rows
+from dirac_core.wms.store import (
+    add_commands,
+    chunks,
+    history_row,
+    insert_history,
+    read_statuses,
+    set_job_rows,
+)
 from dirac_core.wms.taskqueues import dequeue, recompute_priorities, remove_empty_queues
 
 if TYPE_CHECKING:
@@ -133,7 +140,7 @@ def remove_old_jobs(wms: WorkloadManager) -> int:
                           input_data, job_jdls):
                 conn.execute(delete(table).where(table.c.job_id.in_(part)))
             dequeue(conn, part)
-            removed = status_counts.states(conn, part, lock=True)
+            removed = read_statuses(conn, part, "vo", "owner_group", lock=True)
             conn.execute(delete(jobs).where(jobs.c.job_id.in_(part)))
             status_counts.record(conn, ((s["vo"], s["owner_group"], s["status"], None)
                                         for s in removed.values()))

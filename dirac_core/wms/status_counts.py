@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 from dirac_core.db.chunks import ids_in
 from dirac_core.db.tables.wms import jobs, status_changes, status_counts
 
-__all__ = ["Change", "counts", "fold", "rebuild", "record", "states", "transitions"]
+__all__ = ["Change", "counts", "fold", "rebuild", "record", "transitions"]
 
 #: ``(vo, owner group, old status, new status)``: None as old status for a new job, as new
 #: status for a removed one
@@ -64,18 +64,6 @@ def transitions(before: Mapping[int, Mapping[str, Any]],
         old = before.get(row["job_id"])
         if old is not None:
             out.append((old["vo"], old["owner_group"], _text(old["status"]), _text(row["status"])))
-    return out
-
-
-def states(conn: Connection, job_ids: Iterable[int], *, lock: bool = False) -> dict[int, dict[str, Any]]:
-    """Job id -> ``vo``, ``owner_group``, ``status`` of the jobs that exist; ``lock``: their rows
-    locked to the end of the transaction (``FOR UPDATE``; SQLite has one writer anyway)."""
-    cols = (jobs.c.job_id, jobs.c.vo, jobs.c.owner_group, jobs.c.status)
-    out: dict[int, dict[str, Any]] = {}
-    for where in ids_in(conn, jobs.c.job_id, sorted(set(job_ids))):
-        stmt = sa.select(*cols).where(where)
-        for job_id, vo, group, status in conn.execute(stmt.with_for_update() if lock else stmt):
-            out[job_id] = {"vo": vo, "owner_group": group, "status": status}
     return out
 
 

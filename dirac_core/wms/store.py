@@ -26,7 +26,7 @@ from dirac_core.db.tables.wms import counters, job_commands, job_history, job_jd
 from dirac_core.errors import NotFound
 from dirac_core.model.job import JobStatus
 from dirac_core.wms.status_counts import record as record_changes
-from dirac_core.wms.status_counts import states, transitions
+from dirac_core.wms.status_counts import transitions
 
 __all__ = [
     "CHUNK",
@@ -140,7 +140,8 @@ def set_job_rows(conn: Connection, values: Sequence[dict[str, Any]], *,
         return
     keys = [k for k in values[0] if k != "job_id"]
     if "status" in keys:  # the status counts: the jobs' states as this transaction replaces them
-        known = before if before is not None else states(conn, (r["job_id"] for r in values), lock=True)
+        known = before if before is not None else read_statuses(
+            conn, (r["job_id"] for r in values), "vo", "owner_group", lock=True)
         record_changes(conn, transitions(known, values))
     rest: Sequence[dict[str, Any]] = values
     groups: dict[tuple[Any, ...], list[int]] = {}
