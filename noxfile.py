@@ -124,6 +124,8 @@ def bench(session: nox.Session) -> None:
     install_debian_packages(session, DEBIAN_PACKAGES)
     ensure_services(session)
     session.install("-e", ".[all,dev]")
+    # DIRAC's own ClassAd, run beside ours as the JDL targets' reference (benchmarks/dirac_reference.py)
+    session.install("DIRACCommon>=9.1,<9.2")
     env = {"DIRAC_TEST_MYSQL_URL": MYSQL_URL, "DIRAC_TEST_POSTGRESQL_URL": POSTGRESQL_URL}
     session.run("pytest", "benchmarks", "-s", "--benchmark-enable", "--benchmark-only",
                 "--benchmark-columns=min,mean,max,rounds", *session.posargs, env=env)

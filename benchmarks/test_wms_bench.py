@@ -17,6 +17,7 @@ is printed when the module ends.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 import wms_bench_support as support
+from bench_cpu import db_server_cpu
 from pytest_benchmark.fixture import BenchmarkFixture
 from sqlalchemy import func, select
 
@@ -173,7 +175,10 @@ def test_match(benchmark: BenchmarkFixture, database: Database, url: str, tmp_pa
         assert len(_waiting(database)[1]) == 1_000
 
         # one process (this one): warm-up, then the timed matches
-        one = support.match_loop(iw, WARMUP, MATCHES, warmup=WARMUP)
+        support.match_loop(iw, 0, WARMUP)
+        server = db_server_cpu()
+        one = support.match_loop(iw, WARMUP, MATCHES)
+        server_cpu = {"match, 1 process": (db_server_cpu() - server, MATCHES)}
     assert one.matched == MATCHES
 
     # four processes, each its own interware, its pilots starting at its own site (a
@@ -186,8 +191,10 @@ def test_match(benchmark: BenchmarkFixture, database: Database, url: str, tmp_pa
                                  count=share, warmup=WARMUP),)
             for p in range(PROCESSES)]
     runs: list[list[support.MatchRun]] = []
+    server = db_server_cpu()  # while the workers warm up too: 4 x 200 more matches
     benchmark.pedantic(lambda: runs.append(_run_processes(support.match_worker, args)),
                        rounds=1, iterations=1)
+    server_cpu[f"match, {PROCESSES} processes"] = (db_server_cpu() - server, MATCHES + PROCESSES * WARMUP)
     four = runs[0]
     assert sum(r.matched for r in four) == MATCHES
     assert before - _waiting(database)[0] == MATCHES + PROCESSES * WARMUP
@@ -214,10 +221,30 @@ def test_match(benchmark: BenchmarkFixture, database: Database, url: str, tmp_pa
             (f"match x{BATCH}, {PROCESSES} processes", support.summarize(four_batched), raw_four)):
         _record(benchmark, name, backend, ours=stats["rate"], raw=raw["rate"], unit="matches/s",
                 median_ms=stats["median_ms"], p99_ms=stats["p99_ms"])
+    _print_cpu(backend, {"match, 1 process": support.summarize([one]),
+                         f"match, {PROCESSES} processes": support.summarize(four)}, server_cpu)
     print(f"[{backend}] raw claim latency (every row a claim writes, one commit each): 1 conn median "
           f"{raw_one['median_ms']:.3f} ms p99 {raw_one['p99_ms']:.3f} ms; {PROCESSES} conns "
           f"median {raw_four['median_ms']:.3f} ms p99 {raw_four['p99_ms']:.3f} ms "
           f"({left:,} jobs were waiting)")
+
+
+def _print_cpu(backend: str, stats: dict[str, dict[str, float]],
+               server_cpu: dict[str, tuple[float, int]]) -> None:
+    """Where a match's CPU goes: the matcher processes and the database server, per match.
+
+    With every core busy, ``cores / (client + server)`` is the most matches per second the
+    machine can make, whatever waits (commits, locks) there are besides.
+    """
+    cores = os.cpu_count() or 1
+    for name, figures in stats.items():
+        client = figures["client_cpu_us"]
+        seconds, matches = server_cpu[name]
+        server = seconds / matches * 1e6
+        ceiling = cores / (client + server) * 1e6
+        print(f"[{backend}] {name}: CPU per match {client:,.0f} us in the matcher process(es) + "
+              f"{server:,.0f} us in the database server = {client + server:,.0f} us; "
+              f"{cores} cores busy with nothing else would allow {ceiling:,.0f} matches/s")
 
 
 # -- status updates ----------------------------------------------------------

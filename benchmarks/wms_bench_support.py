@@ -90,12 +90,14 @@ def pilot_resource(i: int) -> dict[str, Any]:
 
 @attrs.frozen
 class MatchRun:
-    """What one matcher process did: matches made, per-match latencies, start and end time."""
+    """What one matcher process did: matches made, per-match latencies, start and end time,
+    and the CPU seconds the process used meanwhile (Python, driver and, on SQLite, the database)."""
 
     matched: int
     latencies: list[float]
     start: float
     end: float
+    cpu: float = 0.0
 
 
 def match_loop(iw: Interware, first: int, count: int, *, warmup: int = 0,
@@ -110,6 +112,7 @@ def match_loop(iw: Interware, first: int, count: int, *, warmup: int = 0,
     latencies: list[float] = []
     matched = 0
     clock = time.perf_counter
+    cpu = time.process_time()
     start = clock()
     for i in range(first, first + count, batch):
         t0 = clock()
@@ -121,7 +124,7 @@ def match_loop(iw: Interware, first: int, count: int, *, warmup: int = 0,
         elapsed = clock() - t0
         latencies.extend([elapsed] * len(found))
         matched += sum(got is not None for got in found)
-    return MatchRun(matched, latencies, start, clock())
+    return MatchRun(matched, latencies, start, clock(), time.process_time() - cpu)
 
 
 @attrs.frozen(kw_only=True)
@@ -221,8 +224,10 @@ def summarize(runs: Sequence[MatchRun]) -> dict[str, float]:
     latencies = sorted(x for run in runs for x in run.latencies)
     wall = max(r.end for r in runs) - min(r.start for r in runs)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return {"rate": sum(r.matched for r in runs) / wall, "median_ms": statistics.median(latencies)
-            * 1e3, "p99_ms": p99 * 1e3, "matched": sum(r.matched for r in runs)}
+    matched = sum(r.matched for r in runs)
+    return {"rate": matched / wall, "median_ms": statistics.median(latencies) * 1e3,
+            "p99_ms": p99 * 1e3, "matched": matched,
+            "client_cpu_us": sum(r.cpu for r in runs) / max(1, matched) * 1e6}
 
 
 def copy_rows(database: Database) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
