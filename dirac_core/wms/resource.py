@@ -79,7 +79,7 @@ class ResourceDescription:
         values: dict[str, Any] = {}
         for key, raw in data.items():
             name = _KEYS.get(key, key)
-            if name not in attrs.fields_dict(cls):
+            if name not in _FIELDS:
                 continue  # pilots send many informational keys (DIRACVersion, ...)
             values[name] = raw
         if not values.get("site"):
@@ -131,3 +131,7 @@ class ResourceDescription:
         return (self.site, self.cpu_time, self.grid_ce, self.platforms, self.all_tags(),
                 self.required_tags, self.owner, self.owner_groups, self.job_types,
                 self.banned_sites)
+
+
+#: the attribute names of :class:`ResourceDescription` (``attrs.fields_dict`` builds a dict per call)
+_FIELDS = frozenset(attrs.fields_dict(ResourceDescription))

@@ -115,3 +115,25 @@ def test_table_prefix_rule() -> None:
         new_metadata("Bad_Name")
     with pytest.raises(ValueError, match="new_metadata"):
         check_table_names(MetaData())
+
+
+@pytest.mark.parametrize("given", [
+    datetime(2026, 12, 7, 13, 31, 54, 803385, tzinfo=UTC),
+    datetime(2026, 12, 7, 13, 31, 54, tzinfo=UTC),  # no microseconds: still written with six digits
+    datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # a three-digit year: padded to four
+    datetime(2026, 6, 1, 2, 0, tzinfo=timezone(timedelta(hours=-5))),  # another zone: UTC is written
+])
+def test_sqlite_text_of_a_timestamp_is_sqlalchemys(given: datetime) -> None:
+    """The SQLite bind shortcut writes exactly the text SQLAlchemy's own DATETIME would: rows written
+    before it and after it compare and sort together."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.types import DateTime
+
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    assert ours(given) == theirs(given.astimezone(UTC).replace(tzinfo=None))
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        ours(given.replace(tzinfo=None))
