@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["DB_SERVERS", "cpu_seconds", "db_server_cpu", "machine_busy"]
+__all__ = ["DB_SERVERS", "cpu_seconds", "db_server_cpu", "machine_busy", "python_speed", "steal_reading",
+           "steal_share"]
 
 
 def cpu_seconds(pids: Sequence[int], *, children: bool = False) -> float:
@@ -52,3 +54,28 @@ def machine_busy() -> tuple[float, float]:
     values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     return sum(values) - idle, sum(values)
+
+
+def python_speed(loops: int = 2_000_000) -> float:
+    """Millions of simple Python additions per second, the best of three tries: how fast this
+    machine runs Python right now (a shared virtual machine's speed drifts by tens of percent)."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(loops):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return loops / best / 1e6
+
+
+def steal_share(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """The share of the machine's CPU time its hypervisor gave to others between two
+    :func:`steal_reading` readings."""
+    return (after[0] - before[0]) / max(1.0, after[1] - before[1])
+
+
+def steal_reading() -> tuple[float, float]:
+    """(stolen, total) CPU jiffies of the whole machine so far (``/proc/stat``)."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return float(values[7]), float(sum(values))

@@ -11,10 +11,12 @@ reference rows are left out. Nothing of DIRAC is part of dirac-core.
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["dirac_classad", "dirac_read_typed", "dirac_write"]
+__all__ = ["dirac_classad", "dirac_read_typed", "dirac_write", "paired_ratio"]
 
 #: how DIRAC's job description reads each attribute of the benchmark's jobs
 _INTS = frozenset({"CPUTime", "Priority"})
@@ -50,3 +52,21 @@ def dirac_read_typed(classad: Callable[[str], Any], texts: list[str]) -> list[di
 def dirac_write(ads: list[Any]) -> list[str]:
     """DIRAC's JDL text of each parsed ``ClassAd``."""
     return [ad.asJDL() for ad in ads]
+
+
+def paired_ratio(ours: Callable[[], object], theirs: Callable[[], object], *,
+                 rounds: int = 15) -> tuple[float, float, float]:
+    """(our median seconds, theirs, the median of the per-round ratios theirs/ours).
+
+    The two run in alternate rounds, so that a machine whose speed drifts (a
+    shared virtual machine) slows both alike: the ratio is steadier than either figure.
+    """
+    pairs = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        ours()
+        middle = time.perf_counter()
+        theirs()
+        pairs.append((middle - start, time.perf_counter() - middle))
+    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
+            statistics.median(p[1] / p[0] for p in pairs))
