@@ -19,7 +19,7 @@ import attrs
 
 from dirac_core.errors import JDLError
 from dirac_core.jdl.flat import Plan, parse_planned
-from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, parse
+from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, dump_line, dump_lines, parse
 
 __all__ = [
     "CPU_TIME_RANGE", "PRIORITY_RANGE", "PROCESSOR_RANGE", "JobDescription", "from_classad", "from_text",
@@ -75,8 +75,40 @@ class JobDescription:
         return from_text(text)
 
     def to_jdl(self) -> str:
-        """The description as JDL text; ``JobDescription.from_jdl(d.to_jdl()) == d``."""
-        return dump(self.to_classad())
+        """The description as JDL text; ``JobDescription.from_jdl(d.to_jdl()) == d``.
+
+        The text of ``dump(d.to_classad())``, written without the intermediate ad.
+        """
+        extra = self.extra
+        if extra and not extra.keys().isdisjoint(_WRITTEN):  # ``extra`` replaces a modelled value
+            return dump(self.to_classad())
+        line = dump_line
+        lines = [line("Executable", self.executable)]
+        if self.arguments is not None:
+            lines.append(line("Arguments", self.arguments))
+        lines += [line("StdOutput", self.std_output), line("StdError", self.std_error),
+                  line("JobName", self.job_name), line("JobType", self.job_type),
+                  line("CPUTime", self.cpu_time), line("Priority", self.priority),
+                  line("LogLevel", self.log_level)]
+        for name, value in (("InputSandbox", self.input_sandbox), ("OutputSandbox", self.output_sandbox),
+                            ("InputData", self.input_data), ("OutputData", self.output_data),
+                            ("OutputSE", self.output_se), ("Site", self.sites),
+                            ("BannedSites", self.banned_sites), ("GridCE", self.grid_ces),
+                            ("Platform", self.platforms), ("Tags", sorted(self.tags)),
+                            ("ExecutionEnvironment", self.execution_environment)):
+            if value:
+                lines.append(line(name, list(value)))
+        for name, opt in (("InputDataPolicy", self.input_data_policy), ("OutputPath", self.output_path),
+                          ("JobGroup", self.job_group), ("MaxRAM", self.max_ram_gb)):
+            if opt is not None:
+                lines.append(line(name, opt))
+        lines.append(line("MinNumberOfProcessors", self.min_processors))
+        if self.max_processors != self.min_processors:
+            lines.append(line("MaxNumberOfProcessors",
+                              -1 if self.max_processors is None else self.max_processors))
+        if self.whole_node:
+            lines.append(line("WholeNode", True))
+        return "[\n" + "".join(lines) + (dump_lines(extra) if extra else "") + "]\n"
 
     def to_classad(self) -> ClassAd:
         """The description as a ClassAd (defaults written out, ``extra`` appended)."""
@@ -225,6 +257,12 @@ _FIELDS: dict[str, tuple[str, Callable[[Value], Any]]] = {
     "ExecutionEnvironment": ("execution_environment", _list),
 }
 _PROCESSORS = ("NumberOfProcessors", "MinNumberOfProcessors", "MaxNumberOfProcessors")
+#: the attributes :meth:`JobDescription.to_classad` writes from the fields
+_WRITTEN = frozenset({"Executable", "Arguments", "StdOutput", "StdError", "JobName", "JobType", "CPUTime",
+                      "Priority", "LogLevel", "InputSandbox", "OutputSandbox", "InputData", "OutputData",
+                      "OutputSE", "Site", "BannedSites", "GridCE", "Platform", "Tags", "ExecutionEnvironment",
+                      "InputDataPolicy", "OutputPath", "JobGroup", "MaxRAM", "MinNumberOfProcessors",
+                      "MaxNumberOfProcessors", "WholeNode"})
 _IDENTITY = ("Owner", "OwnerGroup", "VirtualOrganization")
 _NOT_EXTRA = frozenset(_PROCESSORS + _IDENTITY)
 _NO_PROCESSORS = frozenset(_PROCESSORS)

@@ -31,7 +31,8 @@ from dirac_core.errors import JDLError
 from dirac_core.jdl.flat import parse_flat
 from dirac_core.jdl.values import Bare, ClassAd, Value, number, word_value
 
-__all__ = ["Bare", "ClassAd", "Value", "dump", "dump_value", "parse", "read_scalar"]
+__all__ = ["Bare", "ClassAd", "Value", "dump", "dump_line", "dump_lines", "dump_value", "parse",
+           "read_scalar"]
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+)
@@ -298,10 +299,28 @@ def read_scalar(text: str) -> Value:
 
 def dump(ad: ClassAd) -> str:
     """Write ``ad`` as JDL text; ``parse(dump(ad)) == ad`` for every parsed ad."""
+    _check_names(ad)
+    return _dump_ad(ad, 0) + "\n"
+
+
+def dump_lines(ad: ClassAd) -> str:
+    """The attribute lines ``dump`` writes for ``ad`` between its brackets (for a writer that
+    writes some lines itself); the same errors."""
+    _check_names(ad)
+    return "".join([f"    {name} = {_dump_value(value, 0)};\n" for name, value in ad.items()])
+
+
+def dump_line(name: str, value: Value) -> str:
+    """One attribute line as ``dump`` writes it; ``name`` must be a valid attribute name (not checked)."""
+    if type(value) is str:
+        return f"    {name} = {_quote(value)};\n"
+    return f"    {name} = {_dump_value(value, 0)};\n"
+
+
+def _check_names(ad: ClassAd) -> None:
     if not ad.keys() <= _VALID_NAMES:
         for name in ad:
             if not _NAME.fullmatch(name):
                 raise JDLError(f"invalid attribute name {name!r}", line=0, column=0, attribute=name)
             if len(_VALID_NAMES) < _MAX_VALID_NAMES:
                 _VALID_NAMES.add(name)
-    return _dump_ad(ad, 0) + "\n"
