@@ -32,6 +32,7 @@ from dirac_core.db.tables.wms import (
     sandbox_jobs,
 )
 from dirac_core.errors import BulkResult
+from dirac_core.gc_pause import gc_paused
 from dirac_core.jdl.description import JobDescription, from_classad
 from dirac_core.jdl.syntax import parse
 from dirac_core.model.clock import Clock
@@ -59,7 +60,15 @@ from dirac_core.wms.store import (
     read_statuses,
     set_job_rows,
 )
-from dirac_core.wms.submission import JobInput, SubmittedJob, input_rows, prepare, resolve_replicas, rows_for
+from dirac_core.wms.submission import (
+    JobInput,
+    PreparedJob,
+    SubmittedJob,
+    input_rows,
+    prepare,
+    resolve_replicas,
+    rows_for,
+)
 from dirac_core.wms.taskqueues import dequeue, enqueue
 
 if TYPE_CHECKING:
@@ -112,6 +121,10 @@ class WorkloadManager:
         prepared = prepare(items, identity, limit=policy.max_parametric_jobs, hooks=self.hooks)
         if not prepared:
             return []
+        with gc_paused(len(prepared)):  # thousands of rows alive at once: no full collections meanwhile
+            return self._store_submission(prepared, identity)
+
+    def _store_submission(self, prepared: list[PreparedJob], identity: Identity) -> list[SubmittedJob]:
         if any(input_sandbox_pfns(j.description) for j in prepared):  # uploaded, the submitter's
             with self.database.connect() as conn:
                 check_input_sandboxes(conn, identity, self.config.registry, [j.description for j in prepared])
@@ -202,7 +215,7 @@ class WorkloadManager:
         typed = {job_id: {when: u if isinstance(u, StatusUpdate) else _update(u)
                           for when, u in by_time.items()} for job_id, by_time in updates.items()}
         now = self.clock.now()
-        with self.database.begin() as conn:
+        with gc_paused(len(typed)), self.database.begin() as conn:
             applied = apply_updates(conn, typed, force=force, now=now)
             set_job_rows(conn, applied.rows, before=applied.before)
             insert_history(conn, applied.history)

@@ -200,3 +200,29 @@ def test_many_jobs_with_their_own_values(wms: WorkloadManager, fake_clock: FakeC
         assert (rows[job]["status"], rows[job]["minor_status"]) == (JobStatus.KILLED, f"by test {i}")
         assert rows[job]["end_exec_time"] == _at(fake_clock, i + 1)
     assert wms.match(resource(), PILOT) is None
+
+
+def test_a_bulk_status_update_runs_with_the_collector_paused(wms: WorkloadManager,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,000 updates work out their rows with the collector paused (``dirac_core.gc_pause``);
+    a few updates leave it alone."""
+    import gc
+
+    from dirac_core.wms import engine
+
+    seen: list[tuple[int, bool]] = []
+    real = engine.apply_updates
+
+    def watched(conn, updates, **kw):  # type: ignore[no-untyped-def]
+        seen.append((len(updates), gc.isenabled()))
+        return real(conn, updates, **kw)
+
+    monkeypatch.setattr(engine, "apply_updates", watched)
+    ids = [job.job_id for job in wms.submit(['[Executable = "a"]'] * 1000, who())]
+    when = datetime.now().astimezone()
+    wms.set_status({j: {when: StatusUpdate(status=JobStatus.MATCHED)} for j in ids})
+    later = when + timedelta(seconds=1)
+    wms.set_status({j: {later: StatusUpdate(status=JobStatus.RUNNING)} for j in ids[:5]})
+    assert seen == [(1000, False), (5, True)]
+    assert gc.isenabled()
+    assert wms.get_jobs(ids[:1])[ids[0]]["status"] == JobStatus.RUNNING

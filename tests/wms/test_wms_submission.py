@@ -187,3 +187,23 @@ def test_engine_search_and_summary_take_diracx_json(wms: WorkloadManager) -> Non
         {"Owner": "alice", "Status": "Waiting", "count": 3},
         {"Owner": "bob", "Status": "Failed", "count": 1}]
     assert wms.search(["JobID"], owner="bob").total == 1
+
+
+def test_a_large_submission_runs_with_the_collector_paused(wms: WorkloadManager) -> None:
+    """Thousands of rows alive at once: no full collection walks the process meanwhile
+    (``dirac_core.gc_pause``); a small submission leaves the collector alone."""
+    import gc
+
+    running: list[tuple[int, bool]] = []
+
+    class Recorder:
+        @hookimpl
+        def dirac_job_status_changed(self, job_ids):  # type: ignore[no-untyped-def]
+            running.append((len(job_ids), gc.isenabled()))
+
+    wms.hooks = make_plugin_manager([Recorder()])
+    assert gc.isenabled()
+    wms.submit(['[Executable = "a"]'] * 1000, who())
+    wms.submit(['[Executable = "a"]'] * 3, who())
+    assert running == [(1000, False), (3, True)]
+    assert gc.isenabled()
