@@ -212,14 +212,15 @@ class WorkloadManager:
         """
         if force and identity is not None:
             require(identity, Action.JOB_FORCE)
-        typed = {job_id: {when: u if isinstance(u, StatusUpdate) else _update(u)
-                          for when, u in by_time.items()} for job_id, by_time in updates.items()}
-        now = self.clock.now()
-        with gc_paused(len(typed)), self.database.begin() as conn:
-            applied = apply_updates(conn, typed, force=force, now=now)
-            set_job_rows(conn, applied.rows, before=applied.before)
-            insert_history(conn, applied.history)
-            self._after_changes(conn, applied.changes, now)
+        with gc_paused(len(updates)):  # thousands of rows alive at once: no full collections meanwhile
+            typed = {job_id: {when: u if isinstance(u, StatusUpdate) else _update(u)
+                              for when, u in by_time.items()} for job_id, by_time in updates.items()}
+            now = self.clock.now()
+            with self.database.begin() as conn:
+                applied = apply_updates(conn, typed, force=force, now=now)
+                set_job_rows(conn, applied.rows, before=applied.before)
+                insert_history(conn, applied.history)
+                self._after_changes(conn, applied.changes, now)
         result, changes = applied.result, applied.changes
         self.notify(changes)
         resched = [c.job_id for c in changes if c.new is JobStatus.RESCHEDULED]
