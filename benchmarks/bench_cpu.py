@@ -49,9 +49,14 @@ def db_server_cpu() -> float:
     return cpu_seconds(pids, children=True)
 
 
+def _machine_jiffies() -> list[int]:
+    """The whole machine's CPU jiffies so far, per kind (the ``cpu`` line of ``/proc/stat``)."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU jiffies of the whole machine so far (``/proc/stat``)."""
-    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    values = _machine_jiffies()
     idle = values[3] + values[4]  # idle + iowait
     return sum(values) - idle, sum(values)
 
@@ -77,5 +82,5 @@ def steal_share(before: tuple[float, float], after: tuple[float, float]) -> floa
 
 def steal_reading() -> tuple[float, float]:
     """(stolen, total) CPU jiffies of the whole machine so far (``/proc/stat``)."""
-    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    values = _machine_jiffies()
     return float(values[7]), float(sum(values))

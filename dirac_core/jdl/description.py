@@ -80,16 +80,25 @@ class JobDescription:
         The text of ``dump(d.to_classad())``, written without the intermediate ad.
         """
         extra = self.extra
-        if extra and not extra.keys().isdisjoint(_WRITTEN):  # ``extra`` replaces a modelled value
+        if extra and not extra.keys().isdisjoint(_WRITTEN):  # ``extra`` may replace a modelled value
             return dump(self.to_classad())
-        line = dump_line
-        lines = [line("Executable", self.executable)]
+        lines = "".join([dump_line(name, value) for name, value in self._attributes()])
+        return "[\n" + lines + (dump_lines(extra) if extra else "") + "]\n"
+
+    def to_classad(self) -> ClassAd:
+        """The description as a ClassAd (defaults written out, ``extra`` appended)."""
+        ad: ClassAd = dict(self._attributes())
+        ad.update(self.extra)
+        return ad
+
+    def _attributes(self) -> list[tuple[str, Value]]:
+        """The modelled attributes as written, in order (``to_classad`` and ``to_jdl``)."""
+        out: list[tuple[str, Value]] = [("Executable", self.executable)]
         if self.arguments is not None:
-            lines.append(line("Arguments", self.arguments))
-        lines += [line("StdOutput", self.std_output), line("StdError", self.std_error),
-                  line("JobName", self.job_name), line("JobType", self.job_type),
-                  line("CPUTime", self.cpu_time), line("Priority", self.priority),
-                  line("LogLevel", self.log_level)]
+            out.append(("Arguments", self.arguments))
+        out += [("StdOutput", self.std_output), ("StdError", self.std_error), ("JobName", self.job_name),
+                ("JobType", self.job_type), ("CPUTime", self.cpu_time), ("Priority", self.priority),
+                ("LogLevel", self.log_level)]
         for name, value in (("InputSandbox", self.input_sandbox), ("OutputSandbox", self.output_sandbox),
                             ("InputData", self.input_data), ("OutputData", self.output_data),
                             ("OutputSE", self.output_se), ("Site", self.sites),
@@ -97,46 +106,17 @@ class JobDescription:
                             ("Platform", self.platforms), ("Tags", sorted(self.tags)),
                             ("ExecutionEnvironment", self.execution_environment)):
             if value:
-                lines.append(line(name, list(value)))
+                out.append((name, list(value)))
         for name, opt in (("InputDataPolicy", self.input_data_policy), ("OutputPath", self.output_path),
                           ("JobGroup", self.job_group), ("MaxRAM", self.max_ram_gb)):
             if opt is not None:
-                lines.append(line(name, opt))
-        lines.append(line("MinNumberOfProcessors", self.min_processors))
+                out.append((name, opt))
+        out.append(("MinNumberOfProcessors", self.min_processors))
         if self.max_processors != self.min_processors:
-            lines.append(line("MaxNumberOfProcessors",
-                              -1 if self.max_processors is None else self.max_processors))
+            out.append(("MaxNumberOfProcessors", -1 if self.max_processors is None else self.max_processors))
         if self.whole_node:
-            lines.append(line("WholeNode", True))
-        return "[\n" + "".join(lines) + (dump_lines(extra) if extra else "") + "]\n"
-
-    def to_classad(self) -> ClassAd:
-        """The description as a ClassAd (defaults written out, ``extra`` appended)."""
-        ad: ClassAd = {"Executable": self.executable}
-        if self.arguments is not None:
-            ad["Arguments"] = self.arguments
-        ad.update({"StdOutput": self.std_output, "StdError": self.std_error, "JobName": self.job_name,
-                   "JobType": self.job_type, "CPUTime": self.cpu_time, "Priority": self.priority,
-                   "LogLevel": self.log_level})
-        for name, value in (("InputSandbox", self.input_sandbox), ("OutputSandbox", self.output_sandbox),
-                            ("InputData", self.input_data), ("OutputData", self.output_data),
-                            ("OutputSE", self.output_se), ("Site", self.sites),
-                            ("BannedSites", self.banned_sites), ("GridCE", self.grid_ces),
-                            ("Platform", self.platforms), ("Tags", tuple(sorted(self.tags))),
-                            ("ExecutionEnvironment", self.execution_environment)):
-            if value:
-                ad[name] = list(value)
-        for name, opt in (("InputDataPolicy", self.input_data_policy), ("OutputPath", self.output_path),
-                          ("JobGroup", self.job_group), ("MaxRAM", self.max_ram_gb)):
-            if opt is not None:
-                ad[name] = opt
-        ad["MinNumberOfProcessors"] = self.min_processors
-        if self.max_processors != self.min_processors:
-            ad["MaxNumberOfProcessors"] = -1 if self.max_processors is None else self.max_processors
-        if self.whole_node:
-            ad["WholeNode"] = True
-        ad.update(self.extra)
-        return ad
+            out.append(("WholeNode", True))
+        return out
 
 
 # The converters run for every attribute of every submitted job, so each tries the common case first
@@ -257,12 +237,9 @@ _FIELDS: dict[str, tuple[str, Callable[[Value], Any]]] = {
     "ExecutionEnvironment": ("execution_environment", _list),
 }
 _PROCESSORS = ("NumberOfProcessors", "MinNumberOfProcessors", "MaxNumberOfProcessors")
-#: the attributes :meth:`JobDescription.to_classad` writes from the fields
-_WRITTEN = frozenset({"Executable", "Arguments", "StdOutput", "StdError", "JobName", "JobType", "CPUTime",
-                      "Priority", "LogLevel", "InputSandbox", "OutputSandbox", "InputData", "OutputData",
-                      "OutputSE", "Site", "BannedSites", "GridCE", "Platform", "Tags", "ExecutionEnvironment",
-                      "InputDataPolicy", "OutputPath", "JobGroup", "MaxRAM", "MinNumberOfProcessors",
-                      "MaxNumberOfProcessors", "WholeNode"})
+#: every attribute :meth:`JobDescription.to_classad` may write from the fields (a superset: all
+#: the names read into fields, and the processor counts)
+_WRITTEN = frozenset(_FIELDS) | frozenset(_PROCESSORS)
 _IDENTITY = ("Owner", "OwnerGroup", "VirtualOrganization")
 _NOT_EXTRA = frozenset(_PROCESSORS + _IDENTITY)
 _NO_PROCESSORS = frozenset(_PROCESSORS)
