@@ -33,7 +33,7 @@ from dirac_core.db.database import Database
 from dirac_core.db.tables.wms import task_queues, tq_jobs
 from dirac_core.model.clock import Clock
 from dirac_core.model.identity import Identity
-from dirac_core.wms.claims import Claimer, ClaimRequest, claimer_for
+from dirac_core.wms.claims import Claimer, ClaimQueue, ClaimRequest, claimer_for
 from dirac_core.wms.limiter import Limiter
 from dirac_core.wms.matching import (
     Gate,
@@ -241,7 +241,7 @@ class Matcher:
                 continue
             tq_id = self._choose(candidates, queues, resource)
             req = queues[tq_id][0]
-            claimed = claimer.claim(conn, tq_id, request)
+            claimed = claimer.claim(conn, ClaimQueue(tq_id, req.vo, req.owner_group), request)
             if claimed is not None:
                 limiter.matched(resource.site, req)
                 return MatchedJob(job_id=claimed.job_id, jdl=claimed.jdl, owner=req.owner,

@@ -13,7 +13,7 @@ read, so a change committed meanwhile waits for the next fold instead of being l
 
 Every place that writes ``wms_jobs.status`` records its changes here: submission
 (:func:`record`), :func:`~dirac_core.wms.store.set_job_rows`, the matcher's claims (each
-backend's statement, the MariaDB procedure of migration 0018), and the removal of old jobs.
+backend's statement, the MariaDB procedure of migrations 0018 and 0019), and the removal of old jobs.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ def _head() -> str | None:
 
 def test_upgrade_from_empty_matches_metadata(database: Database) -> None:
     # the fixture's database was empty before upgrade() ran on it
-    assert database.current_revision() == _head() == "0018"
+    assert database.current_revision() == _head() == "0019"
     with database.begin() as conn:
         assert schema_differences(conn) == []
 
@@ -49,7 +49,7 @@ def test_upgrade_is_idempotent_and_downgrade_works(tmp_path: Path) -> None:
         assert db.current_revision() is None
         db.upgrade()
         db.upgrade()
-        assert db.current_revision() == "0018"
+        assert db.current_revision() == "0019"
         from alembic import command
 
         with db.begin() as conn:
@@ -72,7 +72,7 @@ def mariadb(request: pytest.FixtureRequest, dirac_test_databases: TestDatabases)
     return dirac_test_databases.database(request.param)
 
 
-def test_mariadb_claim_procedure_comes_and_goes_with_0003(mariadb: Database) -> None:
+def test_mariadb_claim_procedure_is_used_only_as_0019_defines_it(mariadb: Database) -> None:
     from alembic import command
 
     from dirac_core.wms.claims import PickClaimer, ProcedureClaimer, claimer_for
@@ -83,6 +83,9 @@ def test_mariadb_claim_procedure_comes_and_goes_with_0003(mariadb: Database) -> 
 
     assert claimer() is ProcedureClaimer
     try:
+        with mariadb.begin() as conn:
+            command.downgrade(mariadb.alembic_config(conn), "0018")
+        assert claimer() is PickClaimer  # 0018's procedure takes five parameters, not seven
         with mariadb.begin() as conn:
             command.downgrade(mariadb.alembic_config(conn), "0002")
         assert claimer() is PickClaimer  # a schema without the procedure still matches

@@ -9,12 +9,13 @@ from sqlalchemy import Connection, select, update
 from wms_helpers import who
 
 from dirac_core.db import Database
-from dirac_core.db.tables.wms import job_history, job_to_pilot, jobs, tq_jobs
+from dirac_core.db.tables.wms import job_history, job_to_pilot, jobs, status_changes, task_queues, tq_jobs
 from dirac_core.model import FakeClock
 from dirac_core.model.job import JobStatus
 from dirac_core.wms import WorkloadManager
 from dirac_core.wms.claims import (
     Claimer,
+    ClaimQueue,
     ClaimRequest,
     PickClaimer,
     PostgresClaimer,
@@ -55,15 +56,19 @@ def test_claims_write_matched_history_and_pilot_mapping(
         ids = [job.job_id for job in wms.submit(JDL, who())]
         with database.begin(read_only=True) as conn:
             tq_id = conn.execute(select(tq_jobs.c.tq_id).where(tq_jobs.c.job_id == ids[0])).scalar_one()
+            vo, group = conn.execute(select(task_queues.c.vo, task_queues.c.owner_group)
+                                     .where(task_queues.c.tq_id == tq_id)).one()
+            changes_before = conn.execute(select(status_changes.c.id)).scalars().all()
+        queue = ClaimQueue(tq_id, vo, group)
         with database.begin() as conn:  # the best job is no longer Waiting: dropped, next one
             conn.execute(update(jobs).where(jobs.c.job_id == ids[0]).values(status=JobStatus.KILLED))
         now = fake_clock.now()
         stamps = [f"p{n}-a", ""]
         with (caplog.at_level(logging.WARNING, logger="dirac_core.wms.claims"),
               database.begin() as conn):
-            got = [claimer.claim(conn, tq_id, ClaimRequest("DIRAC.A.ch", "Matcher@test", s, now))
+            got = [claimer.claim(conn, queue, ClaimRequest("DIRAC.A.ch", "Matcher@test", s, now))
                    for s in stamps]
-            empty = claimer.claim(conn, tq_id, ClaimRequest("DIRAC.A.ch", "m", "x", now))
+            empty = claimer.claim(conn, queue, ClaimRequest("DIRAC.A.ch", "m", "x", now))
         name = type(claimer).__name__
         assert empty is None, name
         assert [c.job_id for c in got if c] == ids[1:], name
@@ -79,10 +84,16 @@ def test_claims_write_matched_history_and_pilot_mapping(
                                           job_history.c.job_id.in_(ids))).all()
             pilots = conn.execute(select(job_to_pilot.c.job_id, job_to_pilot.c.pilot_stamp)
                                   .where(job_to_pilot.c.job_id.in_(ids))).all()
+            counted = conn.execute(select(status_changes.c.vo, status_changes.c.owner_group,
+                                          status_changes.c.old_status, status_changes.c.new_status,
+                                          status_changes.c.count)
+                                   .where(status_changes.c.id.not_in(changes_before))).all()
         assert left == [], name
         assert statuses == {ids[0]: JobStatus.KILLED, ids[1]: JobStatus.MATCHED,
                             ids[2]: JobStatus.MATCHED}, name
         assert sites == {"DIRAC.A.ch"}, name
         assert sorted(history) == [(ids[1], "Matcher@test"), (ids[2], "Matcher@test")], name
         assert pilots == [(ids[1], f"p{n}-a")], name  # no stamp, no mapping
+        # one change per matched job, under the queue's VO and group; none for the dropped job
+        assert counted == [(vo, group, "Waiting", "Matched", 1)] * 2, name
         caplog.clear()
