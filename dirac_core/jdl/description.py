@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from dirac_core.errors import JDLError
-from dirac_core.jdl.flat import Plan, parse_planned
+from dirac_core.jdl.flat import Getter, Plan, build_ad, getters, split_planned
 from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, dump_line, dump_lines, parse
 
 __all__ = [
@@ -279,62 +279,64 @@ def from_classad(ad: ClassAd) -> JobDescription:
 
 def from_text(text: str) -> JobDescription:
     """:func:`~dirac_core.jdl.syntax.parse` then :func:`from_classad`, with a shortcut for texts
-    of a known shape (:func:`~dirac_core.jdl.flat.parse_planned`): the attributes the shape fixes
+    of a known shape (:func:`~dirac_core.jdl.flat.split_planned`): the attributes the shape fixes
     (numbers, bare words, lists of them) are converted once per shape, and only the strings once
-    per text. Same result, same errors: anything unusual goes the long way."""
-    planned = parse_planned(text)
-    if planned is None:
+    per text, read straight from the text's strings (no ad is built). Same result, same errors:
+    anything unusual goes the long way."""
+    found = split_planned(text)
+    if found is None:
         return from_classad(parse(text))
-    ad, plan = planned
+    strings, plan = found
     typed = plan.memo.get("typed")
     if typed is None:  # worked out on a shape's second text: a shape seen once pays nothing more
         if not plan.memo.setdefault("seen", False):
             plan.memo["seen"] = True
-            return from_classad(ad)
+            return from_classad(build_ad(plan, strings))
         typed = plan.memo["typed"] = _typed_plan(plan)
     if typed is _LONG_WAY:
-        return from_classad(ad)
-    fixed, varying, extra_names = typed
+        return from_classad(build_ad(plan, strings))
+    fixed, varying, extras = typed
     values = dict(fixed)
-    for name, field, convert in varying:
+    for field, convert, get in varying:
         try:
-            values[field] = convert(ad[name])
+            values[field] = convert(get(strings))
         except ValueError:
-            return from_classad(ad)  # it names every bad attribute
+            return from_classad(build_ad(plan, strings))  # it names every bad attribute
     if not values.get("executable"):
-        return from_classad(ad)
-    values.update(_processors(ad))
-    return JobDescription(**values, extra={name: ad[name] for name in extra_names})
+        return from_classad(build_ad(plan, strings))
+    return JobDescription(**values, extra={name: get(strings) for name, get in extras})
 
 
-#: a shape :func:`from_text` leaves to :func:`from_classad` (a fixed value is invalid, or two
-#: spellings of one field)
+#: a shape :func:`from_text` leaves to :func:`from_classad` (a fixed value is invalid, two
+#: spellings of one field, or a processor count written as a string)
 _LONG_WAY: Any = object()
 
 
 def _typed_plan(plan: Plan) -> Any:
-    """For a shape: the fields it fixes, converted; (attribute, field, converter) of the others;
-    the extra attributes, in the written order."""
+    """For a shape: the fields it fixes, converted (the processor counts included); (field,
+    converter, getter) of the others; (name, getter) of the extra attributes, in the written order."""
     fixed_names = {name for name, _ in plan.constants} | {name for name, _ in plan.word_lists}
     fixed_values = dict(plan.constants) | {name: list(values) for name, values in plan.word_lists}
     fields = [_FIELDS[name][0] for name in plan.names if name in _FIELDS]
-    if len(set(fields)) != len(fields):
+    if len(set(fields)) != len(fields) or not fixed_names.issuperset(_NO_PROCESSORS.intersection(plan.names)):
         return _LONG_WAY
+    get = getters(plan)
     fixed: dict[str, Any] = {}
-    varying: list[tuple[str, str, Callable[[Value], Any]]] = []
-    for name in plan.names:
-        entry = _FIELDS.get(name)
-        if entry is None:
-            continue
-        if name in fixed_names:
-            try:
+    varying: list[tuple[str, Callable[[Value], Any], Getter]] = []
+    try:
+        for name in plan.names:
+            entry = _FIELDS.get(name)
+            if entry is None:
+                continue
+            if name in fixed_names:
                 fixed[entry[0]] = entry[1](fixed_values[name])
-            except ValueError:
-                return _LONG_WAY
-        else:
-            varying.append((name, *entry))
-    extra_names = tuple(n for n in plan.names if n not in _FIELDS and n not in _NOT_EXTRA)
-    return fixed, tuple(varying), extra_names
+            else:
+                varying.append((entry[0], entry[1], get[name]))
+        fixed.update(_processors({n: fixed_values[n] for n in _PROCESSORS if n in fixed_values}))
+    except ValueError:
+        return _LONG_WAY
+    extras = tuple((n, get[n]) for n in plan.names if n not in _FIELDS and n not in _NOT_EXTRA)
+    return fixed, tuple(varying), extras
 
 
 def _processors(ad: ClassAd) -> dict[str, Any]:

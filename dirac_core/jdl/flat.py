@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from itertools import compress
+from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
 from dirac_core.jdl.values import NUMBER, ClassAd, Value, number, word_value
 
-__all__ = ["Plan", "parse_flat", "parse_planned"]
+__all__ = ["Getter", "Plan", "build_ad", "getters", "parse_flat", "parse_planned", "split_planned"]
 
 _BLANK = " \t\r\n"
 _WS = "[ \t\r\n]*"
@@ -154,18 +156,31 @@ def parse_planned(text: str) -> tuple[ClassAd, Plan] | None:
     """:func:`parse_flat`, with the plan of the text's shape (the same object for every text of
     that shape while it is cached): ``plan.constants`` and ``plan.word_lists`` name the attributes
     whose values the shape fixes, and ``plan.memo`` keeps what a caller derives from them."""
+    found = split_planned(text)
+    if found is None:
+        return None
+    strings, plan = found
+    return build_ad(plan, strings), plan
+
+
+def split_planned(text: str) -> tuple[list[str], Plan] | None:
+    """The quoted strings of a flat description, in order, and the plan of its shape; None for
+    any other text. :func:`build_ad` makes the ad from them; :func:`getters` reads one attribute."""
     if "\\" in text:
         return None
     pieces = text.split('"')
     if not len(pieces) & 1:
         return None  # a string is not closed
-    strings: list[Any] = pieces[1::2]  # str, but list[str] is not a list[Value] to mypy
+    strings = pieces[1::2]
     if "\n" in "".join(strings):
         return None  # a string runs over the end of its line
     skeleton = '""'.join(pieces[::2])
     plan = _plan(skeleton) if len(skeleton) <= _PLANNED else _plan.__wrapped__(skeleton)
-    if plan is None:
-        return None
+    return None if plan is None else (strings, plan)
+
+
+def build_ad(plan: Plan, strings: list[Any]) -> ClassAd:
+    """The ad of a description of ``plan``'s shape with these strings (a new list per list value)."""
     ad = cast(ClassAd, dict.fromkeys(plan.names))  # every value is set below, in the written order
     ad.update(zip(plan.string_names, compress(strings, plan.string_mask), strict=True))
     ad.update(plan.constants)
@@ -175,4 +190,37 @@ def parse_planned(text: str) -> tuple[ClassAd, Plan] | None:
         ad[name] = list(values)
     for name, template in plan.mixed_lists:
         ad[name] = [strings[index] if index >= 0 else value for index, value in template]
-    return ad, plan
+    return ad
+
+
+Getter = Callable[[list[str]], Value]
+
+
+def getters(plan: Plan) -> dict[str, Getter]:
+    """For each attribute of the shape, a function of a description's strings that gives its value
+    as :func:`build_ad` would (each list a new one); in the written order."""
+    out: dict[str, Getter] = {}
+    positions = [index for index, single in enumerate(plan.string_mask) if single]
+    for name, index in zip(plan.string_names, positions, strict=True):
+        out[name] = itemgetter(index)
+    for name, value in plan.constants:
+        out[name] = functools.partial(_constant, value)
+    for name, start, stop in plan.string_lists:
+        out[name] = itemgetter(slice(start, stop))
+    for name, values in plan.word_lists:
+        out[name] = functools.partial(_new_list, values)
+    for name, template in plan.mixed_lists:
+        out[name] = functools.partial(_mixed, template)
+    return {name: out[name] for name in plan.names}
+
+
+def _constant(value: Value, _strings: list[str]) -> Value:
+    return value
+
+
+def _new_list(values: tuple[Value, ...], _strings: list[str]) -> Value:
+    return list(values)
+
+
+def _mixed(template: tuple[tuple[int, Value], ...], strings: list[str]) -> Value:
+    return [strings[index] if index >= 0 else value for index, value in template]

@@ -23,8 +23,10 @@ SHAPE = """[
     Tags = "{tags}";
     MyOwnThing = {{ a, b }};
     Note = "{name}";
+    Mixed = {{ "{exe}", w, 3 }};
+    OutputData = {{ "{name}", out.log }};
     Owner = "mallory";
-    NumberOfProcessors = 4;
+    {processors};
 ]"""
 
 
@@ -50,6 +52,10 @@ texts = st.builds(
     lfn=st.sampled_from(["/vo/f", "LFN:/vo/f", "vo//f", "relative"]),
     site=st.sampled_from(["ANY", "LCG.PIC.es", ""]),
     tags=st.sampled_from(["GPU, 8Processors", "", "a,,b"]),
+    processors=st.sampled_from(["NumberOfProcessors = 4", "NumberOfProcessors = 0",
+                                "MinNumberOfProcessors = 2; MaxNumberOfProcessors = -1",
+                                "MinNumberOfProcessors = 4; MaxNumberOfProcessors = 2",
+                                'NumberOfProcessors = "8"', "WholeNode = yes"]),
 )
 
 
