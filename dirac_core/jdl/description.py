@@ -11,7 +11,7 @@ identity at submission.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import product, repeat
 from typing import Any
 
@@ -19,7 +19,7 @@ import attrs
 
 from dirac_core.errors import JDLError
 from dirac_core.jdl.flat import Getter, Plan, build_ad, getters, split_planned
-from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, dump_line, dump_lines, parse
+from dirac_core.jdl.syntax import Bare, ClassAd, Value, dump, dump_lines, dump_pairs, parse
 
 __all__ = [
     "CPU_TIME_RANGE", "PRIORITY_RANGE", "PROCESSOR_RANGE", "JobDescription", "from_classad", "from_text",
@@ -82,18 +82,19 @@ class JobDescription:
         extra = self.extra
         if extra and not extra.keys().isdisjoint(_WRITTEN):  # ``extra`` may replace a modelled value
             return dump(self.to_classad())
-        lines = "".join([dump_line(name, value) for name, value in self._attributes()])
-        return "[\n" + lines + (dump_lines(extra) if extra else "") + "]\n"
+        return "[\n" + dump_pairs(self._attributes()) + (dump_lines(extra) if extra else "") + "]\n"
 
     def to_classad(self) -> ClassAd:
         """The description as a ClassAd (defaults written out, ``extra`` appended)."""
-        ad: ClassAd = dict(self._attributes())
+        ad: ClassAd = {name: list(value) if type(value) is tuple else value  # type: ignore[misc]
+                       for name, value in self._attributes()}
         ad.update(self.extra)
         return ad
 
-    def _attributes(self) -> list[tuple[str, Value]]:
-        """The modelled attributes as written, in order (``to_classad`` and ``to_jdl``)."""
-        out: list[tuple[str, Value]] = [("Executable", self.executable)]
+    def _attributes(self) -> list[tuple[str, Value | Sequence[str]]]:
+        """The modelled attributes as written, in order (``to_classad`` and ``to_jdl``); the
+        list-valued fields as they are held (tuples), not copied."""
+        out: list[tuple[str, Value | Sequence[str]]] = [("Executable", self.executable)]
         if self.arguments is not None:
             out.append(("Arguments", self.arguments))
         out += [("StdOutput", self.std_output), ("StdError", self.std_error), ("JobName", self.job_name),
@@ -106,7 +107,7 @@ class JobDescription:
                             ("Platform", self.platforms), ("Tags", sorted(self.tags)),
                             ("ExecutionEnvironment", self.execution_environment)):
             if value:
-                out.append((name, list(value)))
+                out.append((name, value))
         for name, opt in (("InputDataPolicy", self.input_data_policy), ("OutputPath", self.output_path),
                           ("JobGroup", self.job_group), ("MaxRAM", self.max_ram_gb)):
             if opt is not None:

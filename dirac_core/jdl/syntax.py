@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from dirac_core.errors import JDLError
 from dirac_core.jdl.flat import parse_flat
 from dirac_core.jdl.values import Bare, ClassAd, Value, number, word_value
 
-__all__ = ["Bare", "ClassAd", "Value", "dump", "dump_line", "dump_lines", "dump_value", "parse",
+__all__ = ["Bare", "ClassAd", "Value", "dump", "dump_lines", "dump_pairs", "dump_value", "parse",
            "read_scalar"]
 
 _TOKEN = re.compile(r"""
@@ -247,7 +247,7 @@ def _dump_other(value: Value, indent: int) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as JDL")
 
 
-def _dump_list(items: list[Value], indent: int) -> str:
+def _dump_list(items: Sequence[Value], indent: int) -> str:
     if not items:
         return "{}"
     if type(items[0]) is str:  # most lists hold strings only: one join checks them all
@@ -310,11 +310,22 @@ def dump_lines(ad: ClassAd) -> str:
     return "".join([f"    {name} = {_dump_value(value, 0)};\n" for name, value in ad.items()])
 
 
-def dump_line(name: str, value: Value) -> str:
-    """One attribute line as ``dump`` writes it; ``name`` must be a valid attribute name (not checked)."""
-    if type(value) is str:
-        return f"    {name} = {_quote(value)};\n"
-    return f"    {name} = {_dump_value(value, 0)};\n"
+def dump_pairs(pairs: Iterable[tuple[str, Value | Sequence[Value]]]) -> str:
+    """The lines ``dump`` writes for these attributes, a tuple written as a list; each name must
+    be a valid attribute name (not checked). For a writer of typed fields (``JobDescription``)."""
+    lines: list[str] = []
+    append = lines.append
+    for name, value in pairs:
+        kind = type(value)
+        if kind is str:
+            append(f"    {name} = {_quote(value)};\n")  # type: ignore[arg-type]
+        elif kind is tuple or kind is list:
+            append(f"    {name} = {_dump_list(value, 0)};\n")  # type: ignore[arg-type]
+        elif kind is int:
+            append(f"    {name} = {value};\n")
+        else:
+            append(f"    {name} = {_dump_value(value, 0)};\n")  # type: ignore[arg-type]
+    return "".join(lines)
 
 
 def _check_names(ad: ClassAd) -> None:
