@@ -108,7 +108,7 @@ def read_statuses(conn: Connection, job_ids: Iterable[int],
     out: dict[int, dict[str, Any]] = {}
     for where in ids_in(conn, jobs.c.job_id, ids):
         stmt = select(*cols).where(where)
-        for row in conn.execute(stmt.with_for_update() if lock else stmt):
+        for row in conn.execute(stmt.with_for_update() if lock else stmt).all():
             out[row[0]] = dict(zip(names, row, strict=True))
     return out
 
