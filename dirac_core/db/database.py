@@ -137,6 +137,10 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=3600,
                           pool_reset_on_return=None, isolation_level="READ COMMITTED",
                           connect_args={"connect_timeout": connect_timeout})
+        self._engine_kwargs = kwargs
+        #: MariaDB/MySQL: a second pool whose connections stay in autocommit (:meth:`autocommit`)
+        self._autocommit_engine: Engine | None = None
+        self._lock = threading.Lock()
         try:
             self.engine: Engine = create_engine(engine_url, **kwargs)
         except ImportError as exc:
@@ -154,16 +158,16 @@ class Database:
                 weakref.finalize(self, self._checkpointer.stop)
             self._setup_sqlite()
         else:
-            self._setup_idle_ping()
+            self._setup_idle_ping(self.engine)
 
-    def _setup_idle_ping(self) -> None:
-        dialect = self.engine.dialect
+    def _setup_idle_ping(self, engine: Engine) -> None:
+        dialect = engine.dialect
 
-        @event.listens_for(self.engine, "checkin")
+        @event.listens_for(engine, "checkin")
         def _on_checkin(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
             record.info["dirac_idle_since"] = time.monotonic()
 
-        @event.listens_for(self.engine, "checkout")
+        @event.listens_for(engine, "checkout")
         def _on_checkout(dbapi_conn: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
             idle_since = record.info.get("dirac_idle_since")
             if idle_since is None or time.monotonic() - idle_since <= _PING_AFTER_IDLE_S:
@@ -238,9 +242,12 @@ class Database:
 
         Raises :class:`DatabaseUnavailable` if no connection can be made.
         """
+        return self._connect(self.engine)
+
+    def _connect(self, engine: Engine) -> Connection:
         reason: str | None = None
         try:
-            return self.engine.connect()
+            return engine.connect()
         except sa_exc.DBAPIError as exc:
             reason = self._safe_reason(exc)
         # raised outside the except block on purpose: the SQLAlchemy error
@@ -282,8 +289,23 @@ class Database:
         round trips to save). Raises :class:`DatabaseUnavailable` if no
         connection can be made.
         """
-        if self.engine.dialect.name == "sqlite":
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
             with self.begin() as conn:
+                yield conn
+            return
+        if dialect == "mysql":
+            # switching a MariaDB connection to autocommit and back costs round trips at each
+            # checkout: a pool of its own keeps its connections in autocommit
+            with self._lock:
+                if self._autocommit_engine is None:
+                    # and no ROLLBACK when a connection is returned: it has no transaction
+                    engine = create_engine(self.engine.url, **{**self._engine_kwargs,
+                                                               "isolation_level": "AUTOCOMMIT",
+                                                               "skip_autocommit_rollback": True})
+                    self._setup_idle_ping(engine)
+                    self._autocommit_engine = engine
+            with self._connect(self._autocommit_engine) as conn:
                 yield conn
             return
         with self.connect() as conn:
@@ -369,6 +391,8 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.engine.dispose()
+        if self._autocommit_engine is not None:
+            self._autocommit_engine.dispose()
 
     def __enter__(self) -> Database:
         return self

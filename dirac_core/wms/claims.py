@@ -252,10 +252,12 @@ _MYSQL_CLAIM = text("CALL wms_claim(:tq, :site, :now, :source, :stamp, :vo, :gro
 class ProcedureClaimer(Claimer):
     """One call per claim: the ``wms_claim`` procedure of migration 0019 (MariaDB/MySQL).
 
-    It runs in the caller's transaction: on MariaDB an autocommit connection
-    would cost more round trips (switching the session back and forth) than
-    the commit it saves.
+    Inside a transaction it writes in that transaction; on an autocommit connection (a
+    single claim, from :meth:`~dirac_core.db.Database.autocommit`'s pool of its own) it
+    commits the claim itself, so a claim is one round trip.
     """
+
+    autocommit_single = True
 
     def __init__(self, dialect: Dialect) -> None:
         self._statement = PreparedStatement(_MYSQL_CLAIM, dialect)

@@ -211,3 +211,43 @@ def test_only_idle_pooled_connections_are_pinged(server_database: Database, idle
             _server_session_id(database)
         assert _server_session_id(database) != dead  # the pool dropped the dead one
     database.close()
+
+
+def _session_counters(conn: object) -> dict[str, int]:
+    names = ("Com_rollback", "Com_set_option", "Com_commit")
+    rows = conn.exec_driver_sql(  # type: ignore[attr-defined]
+        "SHOW SESSION STATUS WHERE Variable_name IN ('Com_rollback', 'Com_set_option', 'Com_commit')").all()
+    found = {name: int(value) for name, value in rows}
+    return {name: found[name] for name in names}
+
+
+def test_autocommit_connections_commit_each_statement(server_database: Database) -> None:
+    database = server_database
+    try:
+        with database.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE core_autocommit_probe (n INTEGER)")
+        with database.autocommit() as conn:
+            conn.exec_driver_sql("INSERT INTO core_autocommit_probe (n) VALUES (1)")
+            with database.connect() as other:  # committed before the block ends
+                assert other.exec_driver_sql("SELECT n FROM core_autocommit_probe").scalars().all() == [1]
+    finally:
+        with database.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE core_autocommit_probe")
+        database.close()
+
+
+@pytest.mark.parametrize("backend", [b for b in selected_backends() if b == "mysql"])
+def test_mariadb_autocommit_pool_sends_no_set_or_rollback_per_use(
+        backend: str, dirac_test_databases: TestDatabases) -> None:
+    """Its connections stay in autocommit: a checkout costs no SET autocommit, a return no ROLLBACK."""
+    with Database(dirac_test_databases.url(backend), pool_size=1, max_overflow=0) as database:
+        with database.autocommit() as conn:
+            first = _session_counters(conn)
+        for _ in range(3):
+            with database.autocommit() as conn:
+                conn.exec_driver_sql("SELECT 1").all()
+        with database.autocommit() as conn:  # the same pooled session, one connection
+            last = _session_counters(conn)
+        assert last == first
+        with database.begin() as conn:  # the transactional pool is another session
+            assert conn.exec_driver_sql("SELECT @@autocommit").scalar() == 0

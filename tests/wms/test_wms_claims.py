@@ -12,6 +12,7 @@ from dirac_core.db import Database
 from dirac_core.db.tables.wms import job_history, job_to_pilot, jobs, status_changes, task_queues, tq_jobs
 from dirac_core.model import FakeClock
 from dirac_core.model.job import JobStatus
+from dirac_core.testing.databases import selected_backends
 from dirac_core.wms import WorkloadManager
 from dirac_core.wms.claims import (
     Claimer,
@@ -97,3 +98,59 @@ def test_claims_write_matched_history_and_pilot_mapping(
         # one change per matched job, under the queue's VO and group; none for the dropped job
         assert counted == [(vo, group, "Waiting", "Matched", 1)] * 2, name
         caplog.clear()
+
+
+#: the wms_claim procedure is MariaDB/MySQL's
+on_mariadb = pytest.mark.parametrize("db_url", [b for b in selected_backends() if b == "mysql"],
+                                     indirect=True)
+
+
+def _queue_of(database: Database, job_id: int) -> ClaimQueue:
+    with database.begin(read_only=True) as conn:
+        tq_id = conn.execute(select(tq_jobs.c.tq_id).where(tq_jobs.c.job_id == job_id)).scalar_one()
+        vo, group = conn.execute(select(task_queues.c.vo, task_queues.c.owner_group)
+                                 .where(task_queues.c.tq_id == tq_id)).one()
+    return ClaimQueue(tq_id, vo, group)
+
+
+@on_mariadb
+def test_the_procedure_commits_a_claim_made_on_an_autocommit_connection(
+        database: Database, wms: WorkloadManager, fake_clock: FakeClock) -> None:
+    ids = [job.job_id for job in wms.submit(JDL, who())]
+    queue = _queue_of(database, ids[0])
+    with database.begin() as conn:
+        claimer = claimer_for(conn, skip_locked=True)
+    assert claimer.autocommit_single
+    with database.autocommit() as conn:
+        claim = claimer.claim(conn, queue, ClaimRequest("DIRAC.A.ch", "m", "p1", fake_clock.now()))
+        assert claim is not None and claim.job_id == ids[0]
+        with database.connect() as other:  # committed by the call itself, before the block ends
+            assert other.execute(select(jobs.c.status).where(jobs.c.job_id == ids[0])).scalar_one() \
+                == JobStatus.MATCHED
+
+
+@on_mariadb
+def test_a_failed_claim_on_an_autocommit_connection_leaves_nothing(
+        database: Database, wms: WorkloadManager, fake_clock: FakeClock) -> None:
+    """An error halfway through the procedure rolls back what it had done (its own transaction)."""
+    ids = [job.job_id for job in wms.submit(JDL, who())]
+    queue = _queue_of(database, ids[0])
+    with database.begin() as conn:
+        claimer = claimer_for(conn, skip_locked=True)
+        conn.exec_driver_sql("RENAME TABLE wms_status_changes TO wms_status_changes_away")
+    try:
+        with database.autocommit() as conn:
+            with pytest.raises(Exception, match="wms_status_changes"):
+                claimer.claim(conn, queue, ClaimRequest("DIRAC.A.ch", "m", "p1", fake_clock.now()))
+            assert conn.exec_driver_sql("SELECT @@in_transaction").scalar() == 0  # no locks left held
+    finally:
+        with database.begin() as conn:
+            conn.exec_driver_sql("RENAME TABLE wms_status_changes_away TO wms_status_changes")
+    with database.begin(read_only=True) as conn:
+        statuses = set(conn.execute(select(jobs.c.status).where(jobs.c.job_id.in_(ids))).scalars())
+        queued = conn.execute(select(tq_jobs.c.job_id).where(tq_jobs.c.job_id.in_(ids))).scalars().all()
+        matched = conn.execute(select(job_history.c.job_id).where(
+            job_history.c.job_id.in_(ids), job_history.c.status == JobStatus.MATCHED)).all()
+    assert statuses == {JobStatus.WAITING}
+    assert sorted(queued) == ids
+    assert matched == []

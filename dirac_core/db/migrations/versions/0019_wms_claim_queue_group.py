@@ -1,4 +1,4 @@
-"""wms: ``wms_claim`` takes the task queue's VO and group instead of reading them back.
+"""wms: ``wms_claim`` takes the task queue's VO and group, and commits a claim made alone.
 
 Revision ID: 0019
 Revises: 0018
@@ -9,7 +9,14 @@ Waiting -> Matched change. A task queue holds only jobs of one owner, group and 
 part of its fingerprint), so the matcher passes the queue's, as the other backends' claims now
 do. Measured on one MariaDB connection, 300 claims per round in alternate rounds, two runs:
 the server's CPU per claim went from 783-867 to 700-717 us and the latency per claim from
-1,149-1,262 to 1,088-1,089 us. On MariaDB/MySQL only; hand-written (see 0001).
+1,149-1,262 to 1,088-1,089 us.
+
+Called on an autocommit connection (the matcher's single claim), the procedure makes the claim
+its own transaction and commits it: one round trip instead of the call and a COMMIT. In alternate
+rounds of 300 claims on one connection, the same body committing inside against the call then a
+COMMIT: 500 against 564 us per claim, 81 against 110 us of client CPU and 333 against 367 us of
+server CPU. Called inside a transaction (several claims per commit), it writes in that
+transaction as before. On MariaDB/MySQL only; hand-written (see 0001).
 """
 
 from __future__ import annotations
@@ -31,7 +38,18 @@ MODIFIES SQL DATA
 BEGIN
     DECLARE v_job BIGINT DEFAULT NULL;
     DECLARE v_waiting INT DEFAULT 0;
+    DECLARE v_own BOOLEAN DEFAULT @@autocommit = 1;
     DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_job = NULL;
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+        IF v_own THEN
+            ROLLBACK;
+        END IF;
+        RESIGNAL;
+    END;
+    IF v_own THEN
+        START TRANSACTION;
+    END IF;
     SELECT job_id INTO v_job FROM wms_tq_jobs WHERE tq_id = p_tq
         ORDER BY `rank`, job_id LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF v_job IS NOT NULL THEN
@@ -52,6 +70,9 @@ BEGIN
                     VALUES (v_job, p_stamp, p_now);
             END IF;
         END IF;
+    END IF;
+    IF v_own THEN
+        COMMIT;
     END IF;
     SELECT v_job, v_waiting, (SELECT jdl FROM wms_job_jdls WHERE job_id = v_job);
 END
