@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from dirac_core.db import Database
 from dirac_core.db.bulk import bulk_insert, bulk_update
-from dirac_core.db.tables.wms import job_history, jobs
+from dirac_core.db.tables.wms import job_history, jobs, task_queues
 from dirac_core.model.job import JobStatus
 
 T0 = datetime(2026, 1, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -70,3 +70,26 @@ def test_bulk_update_with_one_value_for_every_row(database: Database, count: int
         statuses = dict(conn.execute(select(jobs.c.job_id, jobs.c.status)).all())
     assert statuses == {**dict.fromkeys(range(1, count + 1), JobStatus.KILLED),
                         count + 1: JobStatus.WAITING}
+
+
+def test_which_temporary_tables_of_updates_fit_in_memory() -> None:
+    from dirac_core.db.bulk import _fits_in_memory
+
+    assert _fits_in_memory(jobs, ["job_id", "heartbeat_time", "start_exec_time"], 10_000)
+    assert _fits_in_memory(jobs, ["job_id", "status", "minor_status"], 1_000)  # 8 + 130 + 514 bytes a row
+    assert not _fits_in_memory(jobs, ["job_id", "status", "minor_status"], 10_000)  # over 4 MiB
+    assert not _fits_in_memory(task_queues, ["tq_id", "sites"], 10)  # TEXT: not in the MEMORY engine
+
+
+def test_bulk_update_of_a_text_column(database: Database) -> None:
+    """The temporary table of a MariaDB bulk update stays on disk for a TEXT column; same rows."""
+    rows = [{"tq_id": i, "fingerprint": f"f{i}", "owner": "o", "owner_group": "g", "vo": "v",
+             "cpu_time": 100, "sites": "", "banned_sites": "", "grid_ces": "", "platforms": "",
+             "job_types": "", "tags": "", "priority": 1.0, "created": T0} for i in range(1, 201)]
+    with database.begin() as conn:
+        bulk_insert(conn, task_queues, rows)
+        bulk_update(conn, task_queues.c.tq_id, [{"tq_id": i, "sites": f"S{i}," * i, "priority": i / 2}
+                                                for i in range(1, 201, 2)])
+    with database.begin(read_only=True) as conn:
+        got = {r.tq_id: (r.sites, r.priority) for r in conn.execute(select(task_queues))}
+    assert got == {i: (f"S{i}," * i, i / 2) if i % 2 else ("", 1.0) for i in range(1, 201)}
