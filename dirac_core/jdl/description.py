@@ -296,17 +296,25 @@ def from_text(text: str) -> JobDescription:
         typed = plan.memo["typed"] = _typed_plan(plan)
     if typed is _LONG_WAY:
         return from_classad(build_ad(plan, strings))
-    fixed, varying, extras = typed
+    fixed, varying, extras, last = typed
     values = dict(fixed)
-    for field, convert, get in varying:
+    for index, (field, convert, get) in enumerate(varying):
+        raw = get(strings)
+        seen = last[index]  # (raw, converted) of the shape's previous text: a production repeats
+        if seen[0] == raw:  # its sites, platforms, tags ... (converted values are immutable)
+            values[field] = seen[1]
+            continue
         try:
-            values[field] = convert(get(strings))
+            values[field] = converted = convert(raw)
         except ValueError:
             return from_classad(build_ad(plan, strings))  # it names every bad attribute
+        last[index] = (raw, converted)  # one tuple: a concurrent reader sees a matching pair
     if not values.get("executable"):
         return from_classad(build_ad(plan, strings))
     return JobDescription(**values, extra={name: get(strings) for name, get in extras})
 
+
+_UNSEEN: tuple[Any, Any] = (object(), None)  # equal to no value read from a text
 
 #: a shape :func:`from_text` leaves to :func:`from_classad` (a fixed value is invalid, two
 #: spellings of one field, or a processor count written as a string)
@@ -315,7 +323,8 @@ _LONG_WAY: Any = object()
 
 def _typed_plan(plan: Plan) -> Any:
     """For a shape: the fields it fixes, converted (the processor counts included); (field,
-    converter, getter) of the others; (name, getter) of the extra attributes, in the written order."""
+    converter, getter) of the others; (name, getter) of the extra attributes, in the written order;
+    and, per varying field, the last (raw, converted) pair seen."""
     fixed_names = {name for name, _ in plan.constants} | {name for name, _ in plan.word_lists}
     fixed_values = dict(plan.constants) | {name: list(values) for name, values in plan.word_lists}
     fields = [_FIELDS[name][0] for name in plan.names if name in _FIELDS]
@@ -337,7 +346,7 @@ def _typed_plan(plan: Plan) -> Any:
     except ValueError:
         return _LONG_WAY
     extras = tuple((n, get[n]) for n in plan.names if n not in _FIELDS and n not in _NOT_EXTRA)
-    return fixed, tuple(varying), extras
+    return fixed, tuple(varying), extras, [_UNSEEN] * len(varying)
 
 
 def _processors(ad: ClassAd) -> dict[str, Any]:
