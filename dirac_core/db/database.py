@@ -39,6 +39,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from dirac_core.db.checkpoints import SAFETY_PAGES, Checkpointer
+from dirac_core.db.mysql_conversions import conversions
 from dirac_core.db.registry import all_metadata
 from dirac_core.errors import DatabaseError, DatabaseUnavailable
 
@@ -137,6 +138,8 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=3600,
                           pool_reset_on_return=None, isolation_level="READ COMMITTED",
                           connect_args={"connect_timeout": connect_timeout})
+            if self.url.drivername == "mysql+mysqldb":
+                kwargs["connect_args"]["conv"] = conversions()
         self._engine_kwargs = kwargs
         #: MariaDB/MySQL: a second pool whose connections stay in autocommit (:meth:`autocommit`)
         self._autocommit_engine: Engine | None = None
