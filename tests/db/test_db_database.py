@@ -7,7 +7,7 @@ import traceback
 from pathlib import Path
 
 import pytest
-from sqlalchemy import URL, make_url, text
+from sqlalchemy import URL, Connection, make_url, text
 
 import dirac_core.db.database as database_module
 from dirac_core.db import Database, normalize_url
@@ -213,9 +213,9 @@ def test_only_idle_pooled_connections_are_pinged(server_database: Database, idle
     database.close()
 
 
-def _session_counters(conn: object) -> dict[str, int]:
+def _session_counters(conn: Connection) -> dict[str, int]:
     names = ("Com_rollback", "Com_set_option", "Com_commit")
-    rows = conn.exec_driver_sql(  # type: ignore[attr-defined]
+    rows = conn.exec_driver_sql(
         "SHOW SESSION STATUS WHERE Variable_name IN ('Com_rollback', 'Com_set_option', 'Com_commit')").all()
     found = {name: int(value) for name, value in rows}
     return {name: found[name] for name in names}
