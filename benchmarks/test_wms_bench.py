@@ -251,13 +251,15 @@ def _print_cpu(backend: str, stats: dict[str, dict[str, float]],
 
 
 def _matched_jobs(iw: Interware, database: Database) -> list[int]:
-    """Empty the database, submit JOBS jobs and move them to Matched (untimed set-up)."""
+    """Empty the database, submit JOBS jobs and move them to Matched, and let the server settle
+    (untimed set-up: the deletes of the previous round or benchmark are not this round's work)."""
     empty_all_tables(database)
     submitted = iw.wms.submit(support.parametric_jdl(JOBS), support.owner("owner0"))
     ids = [job.job_id for job in submitted]
     when = datetime.now(UTC)  # after the submission's history: applied, not only recorded
     iw.wms.set_status({j: {when: {"Status": "Matched", "MinorStatus": "Assigned",
                                   "Source": "Matcher"}} for j in ids})
+    support.settle(database)
     return ids
 
 

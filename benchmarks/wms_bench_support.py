@@ -314,3 +314,31 @@ def raw_update_seconds(database: Database, job_ids: Sequence[int], *, grouped: b
         return time.perf_counter() - start
     finally:
         raw.close()
+
+
+#: InnoDB undo records left to purge below which MariaDB counts as settled
+_PURGE_SETTLED = 1_000
+
+
+def settle(database: Database, *, timeout: float = 60.0) -> float:
+    """Let the server finish cleaning up after the set-up's deletes; the seconds it took.
+
+    A set-up that empties tables of 100,000 jobs leaves MariaDB purging undo records and
+    PostgreSQL dead rows for autovacuum, work that would otherwise land in the timed rounds.
+    MariaDB: wait until InnoDB's history list is short (or ``timeout``). PostgreSQL: ``VACUUM
+    ANALYZE`` the WMS tables. SQLite: nothing.
+    """
+    start = time.monotonic()
+    if database.dialect == "mysql":
+        while time.monotonic() - start < timeout:
+            with database.connect() as conn:
+                status = conn.exec_driver_sql("SHOW ENGINE INNODB STATUS").one()[2]
+            length = int(status.split("History list length", 1)[1].split()[0])
+            if length < _PURGE_SETTLED:
+                break
+            time.sleep(0.2)
+    elif database.dialect == "postgresql":
+        with database.autocommit() as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE wms_jobs, wms_job_history, wms_tq_jobs, wms_task_queues, "
+                                 "wms_status_changes, wms_job_jdls")
+    return time.monotonic() - start
