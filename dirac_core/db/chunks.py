@@ -37,9 +37,6 @@ def ids_in(conn: Connection, column: ColumnElement[Any],
     if conn.dialect.name == "postgresql":
         for part in chunks(ids, 20 * CHUNK):
             yield column == any_(bindparam(None, list(part), type_=ARRAY(BigInteger())))
-    elif conn.dialect.name == "mysql":
-        for part in chunks(ids, 10 * CHUNK):
-            yield column.in_(part)
-    else:
-        for part in chunks(ids):
-            yield column.in_(part)
+        return
+    for part in chunks(ids, 10 * CHUNK if conn.dialect.name == "mysql" else CHUNK):
+        yield column.in_(part)

@@ -298,21 +298,24 @@ class Database:
                 yield conn
             return
         if dialect == "mysql":
-            # switching a MariaDB connection to autocommit and back costs round trips at each
-            # checkout: a pool of its own keeps its connections in autocommit
-            with self._lock:
-                if self._autocommit_engine is None:
-                    # and no ROLLBACK when a connection is returned: it has no transaction
-                    engine = create_engine(self.engine.url, **{**self._engine_kwargs,
-                                                               "isolation_level": "AUTOCOMMIT",
-                                                               "skip_autocommit_rollback": True})
-                    self._setup_idle_ping(engine)
-                    self._autocommit_engine = engine
-            with self._connect(self._autocommit_engine) as conn:
+            with self._connect(self._autocommit_pool()) as conn:
                 yield conn
             return
         with self.connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    def _autocommit_pool(self) -> Engine:
+        """MariaDB/MySQL: switching a connection to autocommit and back costs round trips at each
+        checkout, so autocommit connections come from a pool of their own, made on first use,
+        that keeps them so (and sends no ROLLBACK when one is returned: it has no transaction)."""
+        with self._lock:
+            if self._autocommit_engine is None:
+                engine = create_engine(self.engine.url, **{**self._engine_kwargs,
+                                                           "isolation_level": "AUTOCOMMIT",
+                                                           "skip_autocommit_rollback": True})
+                self._setup_idle_ping(engine)
+                self._autocommit_engine = engine
+            return self._autocommit_engine
 
     def check(self) -> None:
         """Connect once and run ``SELECT 1``; raise :class:`DatabaseUnavailable` if that fails."""

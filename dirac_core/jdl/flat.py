@@ -189,7 +189,7 @@ def build_ad(plan: Plan, strings: list[Any]) -> ClassAd:
     for name, values in plan.word_lists:
         ad[name] = list(values)
     for name, template in plan.mixed_lists:
-        ad[name] = [strings[index] if index >= 0 else value for index, value in template]
+        ad[name] = _mixed(template, strings)
     return ad
 
 

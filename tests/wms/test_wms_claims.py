@@ -48,6 +48,14 @@ def test_each_backend_gets_its_fastest_strategy(database: Database) -> None:
         assert type(claimer_for(conn, skip_locked=database.supports_skip_locked)) is expected
 
 
+def _queue_of(database: Database, job_id: int) -> ClaimQueue:
+    with database.begin(read_only=True) as conn:
+        tq_id = conn.execute(select(tq_jobs.c.tq_id).where(tq_jobs.c.job_id == job_id)).scalar_one()
+        vo, group = conn.execute(select(task_queues.c.vo, task_queues.c.owner_group)
+                                 .where(task_queues.c.tq_id == tq_id)).one()
+    return ClaimQueue(tq_id, vo, group)
+
+
 def test_claims_write_matched_history_and_pilot_mapping(
         database: Database, wms: WorkloadManager, fake_clock: FakeClock,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -55,12 +63,10 @@ def test_claims_write_matched_history_and_pilot_mapping(
         strategies = _claimers(conn, database)
     for n, claimer in enumerate(strategies):
         ids = [job.job_id for job in wms.submit(JDL, who())]
+        queue = _queue_of(database, ids[0])
+        tq_id, vo, group = queue
         with database.begin(read_only=True) as conn:
-            tq_id = conn.execute(select(tq_jobs.c.tq_id).where(tq_jobs.c.job_id == ids[0])).scalar_one()
-            vo, group = conn.execute(select(task_queues.c.vo, task_queues.c.owner_group)
-                                     .where(task_queues.c.tq_id == tq_id)).one()
             changes_before = conn.execute(select(status_changes.c.id)).scalars().all()
-        queue = ClaimQueue(tq_id, vo, group)
         with database.begin() as conn:  # the best job is no longer Waiting: dropped, next one
             conn.execute(update(jobs).where(jobs.c.job_id == ids[0]).values(status=JobStatus.KILLED))
         now = fake_clock.now()
@@ -105,21 +111,18 @@ on_mariadb = pytest.mark.parametrize("db_url", [b for b in selected_backends() i
                                      indirect=True)
 
 
-def _queue_of(database: Database, job_id: int) -> ClaimQueue:
+def _submitted(database: Database, wms: WorkloadManager) -> tuple[list[int], ClaimQueue, Claimer]:
+    """Three waiting jobs of one queue, the queue, and the backend's claim strategy."""
+    ids = [job.job_id for job in wms.submit(JDL, who())]
     with database.begin(read_only=True) as conn:
-        tq_id = conn.execute(select(tq_jobs.c.tq_id).where(tq_jobs.c.job_id == job_id)).scalar_one()
-        vo, group = conn.execute(select(task_queues.c.vo, task_queues.c.owner_group)
-                                 .where(task_queues.c.tq_id == tq_id)).one()
-    return ClaimQueue(tq_id, vo, group)
+        claimer = claimer_for(conn, skip_locked=True)
+    return ids, _queue_of(database, ids[0]), claimer
 
 
 @on_mariadb
 def test_the_procedure_commits_a_claim_made_on_an_autocommit_connection(
         database: Database, wms: WorkloadManager, fake_clock: FakeClock) -> None:
-    ids = [job.job_id for job in wms.submit(JDL, who())]
-    queue = _queue_of(database, ids[0])
-    with database.begin() as conn:
-        claimer = claimer_for(conn, skip_locked=True)
+    ids, queue, claimer = _submitted(database, wms)
     assert claimer.autocommit_single
     with database.autocommit() as conn:
         claim = claimer.claim(conn, queue, ClaimRequest("DIRAC.A.ch", "m", "p1", fake_clock.now()))
@@ -133,10 +136,8 @@ def test_the_procedure_commits_a_claim_made_on_an_autocommit_connection(
 def test_a_failed_claim_on_an_autocommit_connection_leaves_nothing(
         database: Database, wms: WorkloadManager, fake_clock: FakeClock) -> None:
     """An error halfway through the procedure rolls back what it had done (its own transaction)."""
-    ids = [job.job_id for job in wms.submit(JDL, who())]
-    queue = _queue_of(database, ids[0])
+    ids, queue, claimer = _submitted(database, wms)
     with database.begin() as conn:
-        claimer = claimer_for(conn, skip_locked=True)
         conn.exec_driver_sql("RENAME TABLE wms_status_changes TO wms_status_changes_away")
     try:
         with database.autocommit() as conn:
