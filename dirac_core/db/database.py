@@ -108,7 +108,8 @@ class Database:
       Transactions opened by :meth:`begin` are ``BEGIN IMMEDIATE`` (the write
       lock is taken up front, so read-then-write transactions never fail
       with "database is locked" halfway); ``begin(read_only=True)`` uses a
-      plain ``BEGIN``. ``sqlite://`` (in memory) is backed by a private
+      plain ``BEGIN``. The pool hands out the connection returned last, whose
+      page cache is still valid. ``sqlite://`` (in memory) is backed by a private
       temporary file, removed when the object is garbage-collected, so that
       threads share it with the same WAL concurrency as a file.
     - MariaDB/MySQL and PostgreSQL: a pool of ``pool_size`` connections plus
@@ -140,6 +141,12 @@ class Database:
                           connect_args={"connect_timeout": connect_timeout})
             if self.url.drivername == "mysql+mysqldb":
                 kwargs["connect_args"]["conv"] = conversions()
+        if backend == "sqlite":
+            # the connection returned last is the next one out: in WAL mode a connection drops its
+            # whole page cache when another connection has committed since its last transaction,
+            # so a pool that rotated through two connections (FIFO, after a nested read opened
+            # the second) made every transaction start cold: 2,700 -> 3,000 matches/s
+            kwargs["pool_use_lifo"] = True
         self._engine_kwargs = kwargs
         #: MariaDB/MySQL: a second pool whose connections stay in autocommit (:meth:`autocommit`)
         self._autocommit_engine: Engine | None = None

@@ -65,6 +65,23 @@ def test_sqlite_file_pragmas(tmp_path: Path) -> None:
         assert pragma("PRAGMA busy_timeout").scalar() == 30000
 
 
+def test_sqlite_reuses_the_connection_returned_last(tmp_path: Path) -> None:
+    # a nested read opens a second connection; the writes after it must not alternate between
+    # the two (each would find its page cache outdated by the other's commit)
+    with Database(f"sqlite:///{tmp_path / 'p.db'}") as db:
+        with db.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            with db.begin(read_only=True) as nested:
+                nested.execute(text("SELECT count(*) FROM sqlite_master")).scalar()
+        used = []
+        for value in range(6):
+            with db.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": value})
+                used.append(id(conn.connection.dbapi_connection))
+        assert db.engine.pool.checkedin() == 2
+        assert len(set(used)) == 1
+
+
 def test_session_settings_on_the_test_database(database: Database) -> None:
     with database.connect() as conn:
         if database.dialect == "sqlite":
