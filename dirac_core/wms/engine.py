@@ -213,8 +213,7 @@ class WorkloadManager:
         if force and identity is not None:
             require(identity, Action.JOB_FORCE)
         with gc_paused(len(updates)):  # thousands of rows alive at once: no full collections meanwhile
-            typed = {job_id: {when: u if isinstance(u, StatusUpdate) else _update(u)
-                              for when, u in by_time.items()} for job_id, by_time in updates.items()}
+            typed = _typed_updates(updates)
             now = self.clock.now()
             with self.database.begin() as conn:
                 applied = apply_updates(conn, typed, force=force, now=now)
@@ -471,8 +470,31 @@ def _sorts(items: Sequence[Sort | Mapping[str, Any]]) -> list[Sort]:
     return [item if isinstance(item, Sort) else parse_sort([item])[0] for item in items]
 
 
+_UPDATE_NAMES = {"Status": "status", "MinorStatus": "minor_status",
+                 "ApplicationStatus": "application_status", "Source": "source"}
+
+
 def _update(data: Mapping[str, Any]) -> StatusUpdate:
-    names = {"Status": "status", "MinorStatus": "minor_status",
-             "ApplicationStatus": "application_status", "Source": "source"}
-    return StatusUpdate(**{names.get(k, k): v for k, v in data.items()})
+    return StatusUpdate(**{_UPDATE_NAMES.get(k, k): v for k, v in data.items()})
+
+
+def _typed_updates(updates: Mapping[int, Mapping[datetime, StatusUpdate | Mapping[str, Any]]]
+                   ) -> dict[int, dict[datetime, StatusUpdate]]:
+    """The updates as :class:`StatusUpdate`; DIRAC's dictionaries converted once per distinct
+    content (a bulk update repeats a few: thousands of jobs set Running by their wrappers)."""
+    seen: dict[tuple[tuple[str, Any], ...], StatusUpdate] = {}
+
+    def typed(update: StatusUpdate | Mapping[str, Any]) -> StatusUpdate:
+        if isinstance(update, StatusUpdate):
+            return update
+        try:
+            key = tuple(update.items())
+            found = seen.get(key)
+        except TypeError:  # an unhashable value: its own conversion (and its own error)
+            return _update(update)
+        if found is None:
+            found = seen[key] = _update(update)
+        return found
+
+    return {job_id: {when: typed(u) for when, u in by_time.items()} for job_id, by_time in updates.items()}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -93,3 +93,35 @@ def test_bulk_update_of_a_text_column(database: Database) -> None:
     with database.begin(read_only=True) as conn:
         got = {r.tq_id: (r.sites, r.priority) for r in conn.execute(select(task_queues))}
     assert got == {i: (f"S{i}," * i, i / 2) if i % 2 else ("", 1.0) for i in range(1, 201)}
+
+
+def test_bulk_timestamps_of_any_zone_are_stored_in_utc(database: Database) -> None:
+    """Whole seconds, other zones and UTC, above the bulk threshold: each read back as the same
+    instant (MariaDB writes UTC ones from their ISO text, the others through the bind processor)."""
+    zone = timezone(timedelta(hours=2))
+    times = [T0, T0.replace(microsecond=0), T0.astimezone(zone), T0.replace(microsecond=0).astimezone(zone)]
+    history = [{"job_id": i, "status": JobStatus.RUNNING, "minor_status": None, "application_status": None,
+                "status_time": times[i % 4] + timedelta(seconds=i), "source": "s", "refused": False}
+               for i in range(200)]
+    with database.begin() as conn:
+        bulk_insert(conn, jobs, [_job(i) for i in range(1, 201)])
+        bulk_insert(conn, job_history, history)
+        bulk_update(conn, jobs.c.job_id, [{"job_id": i, "heartbeat_time": times[i % 4] + timedelta(minutes=i)}
+                                          for i in range(1, 201)])
+    with database.begin(read_only=True) as conn:
+        logged = conn.execute(select(job_history.c.status_time)
+                              .order_by(job_history.c.job_id)).scalars().all()
+        beats = dict(conn.execute(select(jobs.c.job_id, jobs.c.heartbeat_time)).all())
+    assert logged == [row["status_time"] for row in history]
+    assert all(t.tzinfo is UTC for t in logged)
+    assert beats == {i: times[i % 4] + timedelta(minutes=i) for i in range(1, 201)}
+
+
+def test_a_naive_timestamp_in_a_bulk_insert_writes_nothing(database: Database) -> None:
+    rows = [{"job_id": i, "status": JobStatus.RUNNING, "minor_status": None, "application_status": None,
+             "status_time": T0 if i != 150 else T0.replace(tzinfo=None), "source": "s", "refused": False}
+            for i in range(200)]
+    with pytest.raises(ValueError, match="timezone-aware"), database.begin() as conn:
+        bulk_insert(conn, job_history, rows)
+    with database.begin(read_only=True) as conn:
+        assert conn.execute(select(job_history.c.id)).first() is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from dirac_core.db import Database
 from dirac_core.db.bulk import bulk_insert
@@ -61,6 +61,25 @@ def test_ids_in_and_grouped_updates_over_many_chunks(database: Database) -> None
         rows = dict(conn.execute(select(jobs.c.job_id, jobs.c.minor_status)).all())
     assert selected == set(range(2, n + 1, 2))
     assert rows[1] == "same" and rows[n - 3] == "same" and rows[n] == f"own {n}"
+
+
+def test_ids_in_writes_integers_into_the_text_and_binds_anything_else(database: Database) -> None:
+    class Id(int):  # an int subclass (a numpy-like id): bound, not written out
+        pass
+
+    with database.begin() as conn:
+        conn.execute(insert(jobs), [_job(i) for i in range(1, 21)])
+        for ids, inline in (([3, 5, 7], True), ([Id(3), 5, Id(7)], False), ([-1, 4], True)):
+            conditions = list(ids_in(conn, jobs.c.job_id, ids))
+            found = {j for where in conditions
+                     for j in conn.execute(select(jobs.c.job_id).where(where)).scalars()}
+            assert found == {i for i in ids if 0 < i <= 20}
+            text = str(select(jobs.c.job_id).where(conditions[0]).compile(dialect=conn.dialect))
+            if database.dialect != "postgresql":  # PostgreSQL binds one array
+                assert ("IN (" + ",".join(map(str, map(int, ids))) + ")" in text) is inline
+        untouched = conn.execute(update(jobs).where(~next(ids_in(conn, jobs.c.job_id, [1, 2])))
+                                 .values(site="S")).rowcount
+    assert untouched == 18
 
 
 def test_job_ids_are_reserved_in_consecutive_blocks(database: Database) -> None:
