@@ -253,7 +253,9 @@ def _update_through_temporary_table(conn: Connection, key: Column[Any], constant
         return int(conn.execute(update(table).where(key == temp.c[key.name], *_clauses(table, conditions))
                                 .values({**{n: temp.c[n] for n in varying}, **constant})).rowcount)
     finally:
-        temp.drop(conn)
+        # TEMPORARY said: MariaDB commits the transaction on a plain DROP TABLE, even of a
+        # temporary table (the caller's reads, locks and writes before it would be committed)
+        conn.exec_driver_sql(f"DROP TEMPORARY TABLE {_quoted(conn.dialect, temp)}")
 
 
 #: The most a temporary table of updates may take in MariaDB's MEMORY engine (its rows are

@@ -125,3 +125,27 @@ def test_a_naive_timestamp_in_a_bulk_insert_writes_nothing(database: Database) -
         bulk_insert(conn, job_history, rows)
     with database.begin(read_only=True) as conn:
         assert conn.execute(select(job_history.c.id)).first() is None
+
+
+def test_a_bulk_update_is_undone_with_its_transaction(database: Database) -> None:
+    """Above the bulk threshold (MariaDB's temporary table), the update stays in the caller's
+    transaction: an error after it rolls it back with the rest."""
+    with database.begin() as conn:
+        bulk_insert(conn, jobs, [_job(i) for i in range(1, 201)])
+
+    def update_then_fail() -> None:
+        with database.begin() as conn:
+            bulk_update(conn, jobs.c.job_id, [{"job_id": i, "status": JobStatus.RUNNING,
+                                               "heartbeat_time": T0 + timedelta(seconds=i)}
+                                              for i in range(1, 201)])
+            bulk_insert(conn, job_history, [{"job_id": i, "status": JobStatus.RUNNING, "minor_status": None,
+                                             "application_status": None, "status_time": T0, "source": "s",
+                                             "refused": False} for i in range(1, 201)])
+            raise RuntimeError("after the update")
+
+    with pytest.raises(RuntimeError, match="after the update"):
+        update_then_fail()
+    with database.begin(read_only=True) as conn:
+        assert conn.execute(select(jobs.c.status).distinct()).scalars().all() == [JobStatus.WAITING]
+        assert conn.execute(select(jobs.c.heartbeat_time).distinct()).scalars().all() == [None]
+        assert conn.execute(select(job_history.c.id)).first() is None
