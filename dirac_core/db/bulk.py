@@ -153,7 +153,7 @@ def bulk_update_columns(conn: Connection, key: Column[Any], columns: Mapping[str
     if dialect.name == "postgresql":
         bound = _bound(dialect, table, {n: columns[n] for n in (key.name, *varying)})
         return _update_through_arrays(conn, key, same, bound, conditions=conditions)
-    given = {n: list(columns[n]) for n in (key.name, *varying)}  # bound by _mysql_insert
+    given = {n: columns[n] for n in (key.name, *varying)}  # bound by _mysql_insert
     return _update_through_temporary_table(conn, key, same, given, conditions=conditions)
 
 
@@ -234,7 +234,7 @@ def _update_through_arrays(conn: Connection, key: Column[Any], constant: Mapping
 
 
 def _update_through_temporary_table(conn: Connection, key: Column[Any], constant: Mapping[str, Any],
-                                    given: Mapping[str, list[Any]], *,
+                                    given: Mapping[str, Sequence[Any]], *,
                                     conditions: Mapping[str, tuple[Any, ...]]) -> int:
     """MariaDB: the varying columns into a temporary table, one joined UPDATE; ``given`` holds
     the key column and the varying ones, values as given (the insert binds them)."""
@@ -284,7 +284,7 @@ _PACKET = 1 << 20
 
 
 def _mysql_insert(conn: Connection, table: Table, names: Sequence[str],
-                  columns: Mapping[str, list[Any]]) -> None:
+                  columns: Mapping[str, Sequence[Any]]) -> None:
     """Multi-row INSERTs of the values given (through each column's bind processor), each
     distinct value bound and escaped once.
 
@@ -293,20 +293,8 @@ def _mysql_insert(conn: Connection, table: Table, names: Sequence[str],
     timestamp).
     """
     escape = conn.connection.dbapi_connection.literal  # type: ignore[union-attr]
-    encoded = []
-    for name in names:
-        encode = _mysql_encoder(conn.dialect, table.c[name].type, escape)
-        cache: dict[Any, bytes] = {}
-        out = []
-        for value in columns[name]:
-            try:
-                text = cache[value]
-            except KeyError:
-                text = cache[value] = encode(value)
-            except TypeError:  # unhashable
-                text = encode(value)
-            out.append(text)
-        encoded.append(out)
+    encoded = [_processed(columns[name], _mysql_encoder(conn.dialect, table.c[name].type, escape))
+               for name in names]
     head = (f"INSERT INTO {_quoted(conn.dialect, table)} "  # noqa: S608 (the table's own columns)
             f"({_names(conn.dialect, names)}) VALUES ").encode()
     batch: list[bytes] = []
@@ -413,7 +401,7 @@ def _compiled_insert(dialect: Dialect, table: Table, names: tuple[str, ...]
     return compiled.string, order
 
 
-def _processed(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+def _processed(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
     """``process`` of each value, once per distinct hashable value."""
     done: dict[Any, Any] = {}
     out = []

@@ -47,7 +47,7 @@ from dirac_core.wms.sandboxes import check_input_sandboxes, input_sandbox_pfns
 from dirac_core.wms.search import Filter, SearchPage, Sort, parse_search, parse_sort
 from dirac_core.wms.search import search as search_jobs
 from dirac_core.wms.search import summary as summarize_jobs
-from dirac_core.wms.status_updates import JobState, StatusChange, StatusUpdate, apply_updates
+from dirac_core.wms.status_updates import JobState, StatusChange, StatusUpdate, apply_updates, typed_updates
 from dirac_core.wms.store import (
     add_commands,
     allocate_job_ids,
@@ -213,7 +213,7 @@ class WorkloadManager:
         if force and identity is not None:
             require(identity, Action.JOB_FORCE)
         with gc_paused(len(updates)):  # thousands of rows alive at once: no full collections meanwhile
-            typed = _typed_updates(updates)
+            typed = typed_updates(updates)
             now = self.clock.now()
             with self.database.begin() as conn:
                 applied = apply_updates(conn, typed, force=force, now=now)
@@ -468,33 +468,4 @@ def _filters(items: Sequence[Filter | Mapping[str, Any]]) -> list[Filter]:
 
 def _sorts(items: Sequence[Sort | Mapping[str, Any]]) -> list[Sort]:
     return [item if isinstance(item, Sort) else parse_sort([item])[0] for item in items]
-
-
-_UPDATE_NAMES = {"Status": "status", "MinorStatus": "minor_status",
-                 "ApplicationStatus": "application_status", "Source": "source"}
-
-
-def _update(data: Mapping[str, Any]) -> StatusUpdate:
-    return StatusUpdate(**{_UPDATE_NAMES.get(k, k): v for k, v in data.items()})
-
-
-def _typed_updates(updates: Mapping[int, Mapping[datetime, StatusUpdate | Mapping[str, Any]]]
-                   ) -> dict[int, dict[datetime, StatusUpdate]]:
-    """The updates as :class:`StatusUpdate`; DIRAC's dictionaries converted once per distinct
-    content (a bulk update repeats a few: thousands of jobs set Running by their wrappers)."""
-    seen: dict[tuple[tuple[str, Any], ...], StatusUpdate] = {}
-
-    def typed(update: StatusUpdate | Mapping[str, Any]) -> StatusUpdate:
-        if isinstance(update, StatusUpdate):
-            return update
-        try:
-            key = tuple(update.items())
-            found = seen.get(key)
-        except TypeError:  # an unhashable value: its own conversion (and its own error)
-            return _update(update)
-        if found is None:
-            found = seen[key] = _update(update)
-        return found
-
-    return {job_id: {when: typed(u) for when, u in by_time.items()} for job_id, by_time in updates.items()}
 

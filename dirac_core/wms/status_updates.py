@@ -25,7 +25,8 @@ from dirac_core.model.clock import ensure_utc
 from dirac_core.model.job import FINAL_JOB_STATUSES, JOB_TRANSITIONS, JobStatus
 from dirac_core.wms.store import history_row, ids_in, job_not_found
 
-__all__ = ["Applied", "JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps"]
+__all__ = ["Applied", "JobState", "StatusChange", "StatusUpdate", "apply_updates", "check_timestamps",
+           "typed_updates"]
 
 #: the state read before an update (``last_update_time`` is not: every updated job gets ``now``)
 _STATE_COLUMNS = ("minor_status", "application_status", "heartbeat_time", "start_exec_time",
@@ -66,6 +67,35 @@ class StatusChange:
     minor_status: str
     when: datetime
     source: str
+
+
+_UPDATE_NAMES = {"Status": "status", "MinorStatus": "minor_status",
+                 "ApplicationStatus": "application_status", "Source": "source"}
+
+
+def _update(data: Mapping[str, Any]) -> StatusUpdate:
+    return StatusUpdate(**{_UPDATE_NAMES.get(k, k): v for k, v in data.items()})
+
+
+def typed_updates(updates: Mapping[int, Mapping[datetime, StatusUpdate | Mapping[str, Any]]]
+                   ) -> dict[int, dict[datetime, StatusUpdate]]:
+    """The updates as :class:`StatusUpdate`; DIRAC's dictionaries converted once per distinct
+    content (a bulk update repeats a few: thousands of jobs set Running by their wrappers)."""
+    seen: dict[tuple[tuple[str, Any], ...], StatusUpdate] = {}
+
+    def typed(update: StatusUpdate | Mapping[str, Any]) -> StatusUpdate:
+        if isinstance(update, StatusUpdate):
+            return update
+        try:
+            key = tuple(update.items())
+            found = seen.get(key)
+        except TypeError:  # an unhashable value: its own conversion (and its own error)
+            return _update(update)
+        if found is None:
+            found = seen[key] = _update(update)
+        return found
+
+    return {job_id: {when: typed(u) for when, u in by_time.items()} for job_id, by_time in updates.items()}
 
 
 def check_timestamps(updates: Mapping[int, Mapping[datetime, StatusUpdate]]
